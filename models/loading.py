@@ -1,0 +1,215 @@
+"""Loading models once, on the right device, with attention weights available.
+
+Every model is loaded with eager attention (the sdpa kernels return no attention weights), in
+eval mode, never with remote code. Loaded models sit in a bounded LRU cache shared by all
+users; two requests for the same model at the same time load it once.
+
+Environment:
+- TRIPTYCH_DEVICE: cpu, cuda, cuda:1, mps or auto (default auto: cuda, then mps, then cpu).
+- TRIPTYCH_CACHE_SIZE: how many models stay loaded (default 4).
+- HF_HUB_OFFLINE=1: never contact the Hub; models load only from the local cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from models.registry import FAMILIES, ModelSpec, resolve
+
+log = logging.getLogger(__name__)
+
+DEVICE_ENV = "TRIPTYCH_DEVICE"
+CACHE_ENV = "TRIPTYCH_CACHE_SIZE"
+
+_AUTO_CLASS = {
+    "encoder": AutoModelForMaskedLM,
+    "decoder": AutoModelForCausalLM,
+    "encoder-decoder": AutoModelForSeq2SeqLM,
+}
+
+# Head classes whose outputs the trace knows how to read, by family.
+_HEAD_SUFFIXES = {
+    "encoder": ("ForMaskedLM", "ForPreTraining"),
+    "decoder": ("ForCausalLM", "LMHeadModel"),
+    "encoder-decoder": ("ForConditionalGeneration",),
+}
+
+
+class ModelUnavailable(ValueError):
+    """A model that exists in principle but cannot be loaded here (offline, missing, broken)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    spec: ModelSpec
+    family: str
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def default_device() -> torch.device:
+    wanted = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if "mps" in available_devices():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(wanted)
+    except RuntimeError as err:
+        raise ValueError(f"{DEVICE_ENV}={wanted!r} is not a device name ({err}).") from None
+    name = "cuda:0" if wanted == "cuda" else wanted
+    if name not in available_devices():
+        raise ValueError(f"{DEVICE_ENV}={wanted!r}, but this machine has only {available_devices()}.")
+    return device
+
+
+def family_of(config) -> str:
+    """The family a config belongs to, from its declared architecture."""
+    if getattr(config, "is_encoder_decoder", False):
+        return "encoder-decoder"
+    for arch in getattr(config, "architectures", None) or ():
+        for family, suffixes in _HEAD_SUFFIXES.items():
+            if arch.endswith(suffixes):
+                return family
+    if getattr(config, "is_decoder", False):
+        return "decoder"
+    raise ModelUnavailable(
+        f"Cannot tell whether {getattr(config, 'name_or_path', 'this model')!r} is an encoder, "
+        "a decoder or an encoder-decoder: its config names no masked-LM, causal-LM or "
+        "seq2seq architecture."
+    )
+
+
+def _model_class(config, family: str):
+    """The checkpoint's own head class when it is one the trace reads, else the Auto class."""
+    for arch in getattr(config, "architectures", None) or ():
+        cls = getattr(transformers, arch, None)
+        if cls is not None and arch.endswith(_HEAD_SUFFIXES[family]):
+            return cls
+    return _AUTO_CLASS[family]
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return env or bool(constants.HF_HUB_OFFLINE)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Could not load {spec.name} ({spec.source}): {why} The embedded models work offline; "
+        "to use this one, run once on a machine with internet access so it is cached, "
+        "or pick another model."
+    )
+
+
+def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:
+    """Load a model and tokenizer from a folder or the Hub, bypassing the cache."""
+    device = device or default_device()
+    local_only = spec.is_local or _offline()
+    if spec.is_local and not os.path.isfile(os.path.join(spec.source, "config.json")):
+        raise _unavailable(spec, "the folder holds no config.json.")
+    if not local_only and not _hub_reachable():
+        local_only = True
+    kwargs = {"local_files_only": local_only, "trust_remote_code": False}
+    try:
+        config = AutoConfig.from_pretrained(spec.source, **kwargs)
+        family = spec.family or family_of(config)
+        if family not in FAMILIES:
+            raise ModelUnavailable(f"Unknown family {family!r} for {spec.key}.")
+        tokenizer = AutoTokenizer.from_pretrained(spec.source, **kwargs)
+        model = _model_class(config, family).from_pretrained(
+            spec.source, attn_implementation="eager", dtype=torch.float32, **kwargs
+        )
+    except ModelUnavailable:
+        raise
+    except (OSError, ValueError) as err:
+        reason = "the Hub cannot be reached and it is not cached here." if local_only and not spec.is_local else f"{err}"
+        raise _unavailable(spec, reason.splitlines()[0][:300]) from None
+    model.to(device).eval()
+    log.info("loaded %s (%s) on %s", spec.key, type(model).__name__, device)
+    return LoadedModel(spec, family, model, tokenizer, device)
+
+
+class ModelCache:
+    """A bounded LRU cache of loaded models that loads each model at most once at a time."""
+
+    def __init__(self, size: int | None = None):
+        self.size = max(1, int(size or os.environ.get(CACHE_ENV, "4")))
+        self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self.loads = 0
+
+    def get(self, key: str, device: str | torch.device | None = None) -> LoadedModel:
+        spec = resolve(key)
+        device = torch.device(device) if device is not None else default_device()
+        slot = (spec.key, str(device))
+        with self._lock:
+            if slot in self._models:
+                self._models.move_to_end(slot)
+                return self._models[slot]
+            gate = self._loading.setdefault(slot, threading.Lock())
+        with gate:
+            with self._lock:
+                if slot in self._models:
+                    return self._models[slot]
+            loaded = load(spec, device)
+            with self._lock:
+                self.loads += 1
+                self._models[slot] = loaded
+                while len(self._models) > self.size:
+                    evicted, _ = self._models.popitem(last=False)
+                    log.info("evicted %s from the model cache", evicted)
+                self._loading.pop(slot, None)
+        return loaded
+
+    def loaded_keys(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+
+
+CACHE = ModelCache()
+
+
+def get_model(key: str, device: str | None = None) -> LoadedModel:
+    return CACHE.get(key, device)

@@ -1,0 +1,212 @@
+"""Tokenizers for the project's own checkpoints, and readable token labels for any tokenizer.
+
+Each family gets the tokenizer type its real counterparts use, built with the `tokenizers`
+library and wrapped in transformers' PreTrainedTokenizerFast so that it saves with
+save_pretrained and loads back through AutoTokenizer like a Hub tokenizer:
+
+- BERT: WordPiece, lower-cased, Chinese characters split one per token (Devlin et al. 2019).
+- GPT-2: byte-level BPE, so every string is representable (Radford et al. 2019).
+- T5: SentencePiece-style Unigram with the Metaspace "▁" word marker and sentinel tokens
+  <extra_id_N> for span corruption (Raffel et al. 2020).
+- LLaMA: BPE with byte fallback: unknown characters become <0xNN> byte tokens (Touvron et al. 2023).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+T5_SENTINELS = 16
+
+_BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
+_BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def build_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.train_from_iterator(
+        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    )
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        mask_token="[MASK]",
+    )
+
+
+def build_byte_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    eos = "<|endoftext|>"
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=[eos],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=eos, eos_token=eos, unk_token=eos, pad_token=eos
+    )
+
+
+def build_sentencepiece_unigram(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    sentinels = [f"<extra_id_{i}>" for i in range(T5_SENTINELS)]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.train_from_iterator(
+        texts,
+        trainers.UnigramTrainer(
+            vocab_size=vocab_size,
+            special_tokens=["<pad>", "</s>", "<unk>", *sentinels],
+            unk_token="<unk>",
+            show_progress=False,
+        ),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        additional_special_tokens=sentinels,
+    )
+
+
+def build_byte_fallback_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    specials = ["<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(content=" ", left=1, right=0),
+        ]
+    )
+    tok.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=specials + _BYTE_TOKENS, limit_alphabet=1000,
+            show_progress=False,
+        ),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>"
+    )
+
+
+def _byte_level_decoder() -> dict[str, int]:
+    """Inverse of GPT-2's byte-to-printable-character table (256 entries)."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    table = {b: chr(b) for b in printable}
+    shift = 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + shift)
+            shift += 1
+    return {char: b for b, char in table.items()}
+
+
+_BYTE_LEVEL = _byte_level_decoder()
+
+
+def _visible(text: str) -> str:
+    """Spaces as ▁ and control characters as escapes, so every token has a visible label."""
+    out = []
+    for ch in text:
+        if ch == " ":
+            out.append("▁")
+        elif ch == "\n":
+            out.append("↵")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _token_bytes(token: str, byte_level: bool) -> bytes | None:
+    """The raw bytes behind a byte-level BPE token or a <0xNN> byte-fallback token."""
+    fallback = _BYTE_FALLBACK.match(token)
+    if fallback:
+        return bytes([int(fallback.group(1), 16)])
+    if byte_level and token and all(ch in _BYTE_LEVEL for ch in token):
+        return bytes(_BYTE_LEVEL[ch] for ch in token)
+    return None
+
+
+def _render_bytes(data: bytes) -> str:
+    """UTF-8 text where the bytes form whole characters, <XX> for the loose bytes."""
+    out, rest = [], data
+    while rest:
+        try:
+            out.append(rest.decode("utf-8"))
+            break
+        except UnicodeDecodeError as err:
+            out.append(rest[: err.start].decode("utf-8"))
+            out.append("".join(f"<{b:02X}>" for b in rest[err.start : err.end]))
+            rest = rest[err.end :]
+    return "".join(out)
+
+
+def display_tokens(tokenizer, ids: Sequence[int]) -> tuple[str, ...]:
+    """One readable label per token id.
+
+    A token is shown as the text it decodes to, spaces as ▁. A token that is only part of a
+    UTF-8 character (byte-level BPE splits most Chinese characters into two or three tokens;
+    LLaMA's byte fallback spells rare characters byte by byte) cannot be decoded alone: its
+    loose bytes are shown as <E6><88> instead of a replacement character.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    byte_level = backend is not None and type(backend.decoder).__name__ == "ByteLevel"
+    special = set(tokenizer.all_special_ids)
+    labels = []
+    for token_id, token in zip(ids, tokenizer.convert_ids_to_tokens(list(ids))):
+        token = token or ""
+        if token_id in special or token.startswith("##"):
+            labels.append(token)
+            continue
+        data = _token_bytes(token, byte_level)
+        if data is not None:
+            text = _render_bytes(data)
+        else:
+            text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+            if token.startswith("▁") and not text.startswith(" "):
+                text = " " + text
+        labels.append(_visible(text) if text else "∅")
+    return tuple(labels)

@@ -1,0 +1,272 @@
+"""Run a model once on a text and keep what the views need, as plain numpy data.
+
+A Trace holds the tokens, every attention tensor the model has (encoder self-attention,
+decoder self-attention, cross-attention), the mask that was applied to each, and the model's
+own answer: top-k fills for each [MASK] (encoder), the next-token distribution (decoder), or
+the greedy output text (encoder-decoder). Nothing in a Trace refers to torch, so viz/ and the
+API can use it freely and gr.State can copy it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from models.loading import LoadedModel, get_model
+from models.tokenization import display_tokens
+
+MAX_CHARS_ENV = "TRIPTYCH_MAX_CHARS"
+MAX_TOKENS_ENV = "TRIPTYCH_MAX_TOKENS"
+MAX_NEW_TOKENS = 32
+
+
+def max_chars() -> int:
+    return max(1, int(os.environ.get(MAX_CHARS_ENV, "2000")))
+
+
+def max_tokens() -> int:
+    return max(2, int(os.environ.get(MAX_TOKENS_ENV, "128")))
+
+
+@dataclass(frozen=True)
+class AttentionSet:
+    kind: str  # "encoder", "decoder" or "cross"
+    attn: np.ndarray  # (layers, heads, query, key) float32, each row sums to 1
+    mask: np.ndarray  # (query, key) float32, 1 = may attend, 0 = masked
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+
+    @property
+    def layers(self) -> int:
+        return self.attn.shape[0]
+
+    @property
+    def heads(self) -> int:
+        return self.attn.shape[1]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token: str
+    token_id: int
+    prob: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    position: int  # index into the trace's tokens (encoder) or the last position (decoder)
+    candidates: tuple[Candidate, ...]  # most likely first
+
+
+@dataclass(frozen=True)
+class Trace:
+    model_key: str
+    model_name: str
+    family: str
+    tokens: tuple[str, ...]  # input tokens as shown
+    token_ids: np.ndarray  # (seq,) int64
+    special: np.ndarray  # (seq,) bool, True for [CLS], </s>, <s>... added by the tokenizer
+    attentions: tuple[AttentionSet, ...]
+    predictions: tuple[Prediction, ...] = ()
+    output_text: str = ""  # encoder-decoders: the greedy output
+    decoder_tokens: tuple[str, ...] = ()  # encoder-decoders: the decoder's input tokens
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(a.kind for a in self.attentions)
+
+    def attention(self, kind: str) -> AttentionSet:
+        for a in self.attentions:
+            if a.kind == kind:
+                return a
+        raise ValueError(f"{self.model_name} has no {kind!r} attention; it has {', '.join(self.kinds)}.")
+
+
+def clean_text(text: object) -> tuple[str, tuple[str, ...]]:
+    """Refuse empty input, cut overly long input, and say so."""
+    if not isinstance(text, str):
+        raise ValueError("The text must be a string.")
+    if not text.strip():
+        raise ValueError("Type some text first: the input is empty.")
+    limit = max_chars()
+    if len(text) > limit:
+        return text[:limit], (f"Input cut to its first {limit:,} of {len(text):,} characters.",)
+    return text, ()
+
+
+def _stack(attentions) -> np.ndarray:
+    """Per-layer (1, heads, q, k) tensors -> one (layers, heads, q, k) float32 array."""
+    if not attentions:
+        raise RuntimeError("The model returned no attention weights (is eager attention on?).")
+    return torch.stack([a[0] for a in attentions]).float().cpu().numpy()
+
+
+def _causal(n: int, window: int | None = None) -> np.ndarray:
+    mask = np.tril(np.ones((n, n), dtype=np.float32))
+    if window:
+        mask = mask * np.triu(np.ones((n, n), dtype=np.float32), -(window - 1))
+    return mask
+
+
+def _sliding_window(config) -> int | None:
+    window = getattr(config, "sliding_window", None)
+    if window and getattr(config, "use_sliding_window", True):
+        return int(window)
+    return None
+
+
+def _position_limit(loaded: LoadedModel) -> int:
+    cfg = loaded.model.config
+    limits = [max_tokens()]
+    for name in ("max_position_embeddings", "n_positions"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            limits.append(value)
+    return min(limits)
+
+
+def _encode(loaded: LoadedModel, text: str, limit: int, notices: list[str]):
+    tok = loaded.tokenizer
+    full = tok(text, add_special_tokens=True)["input_ids"]
+    enc = tok(text, return_tensors="pt", truncation=True, max_length=limit)
+    if len(full) > limit:
+        notices.append(f"Input cut to its first {limit} of {len(full)} tokens.")
+    ids = enc["input_ids"]
+    if ids.shape[1] == 0:
+        raise ValueError("The text gave no tokens for this model; type some words.")
+    return {k: v.to(loaded.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def _top_k(loaded: LoadedModel, logits: torch.Tensor, k: int) -> tuple[Candidate, ...]:
+    probs = torch.softmax(logits.float(), dim=-1)
+    values, ids = probs.topk(min(k, probs.shape[-1]))
+    ids = ids.tolist()
+    labels = display_tokens(loaded.tokenizer, ids)
+    return tuple(Candidate(label, i, float(p)) for label, i, p in zip(labels, ids, values.tolist()))
+
+
+def _special(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
+    special = set(loaded.tokenizer.all_special_ids)
+    return np.array([i in special for i in ids], dtype=bool)
+
+
+@torch.inference_mode()
+def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_NEW_TOKENS,
+              device: str | None = None) -> Trace:
+    """Run model `key` once on `text` and return everything the views show."""
+    text, cut = clean_text(text)
+    if not 1 <= int(top_k) <= 50:
+        raise ValueError("top_k must be between 1 and 50.")
+    loaded = get_model(key, device)
+    notices = list(cut)
+    enc = _encode(loaded, text, _position_limit(loaded), notices)
+    ids = enc["input_ids"][0].tolist()
+    tokens = display_tokens(loaded.tokenizer, ids)
+    valid = enc["attention_mask"][0].float().cpu().numpy() if "attention_mask" in enc else np.ones(len(ids), np.float32)
+    common = dict(
+        model_key=loaded.spec.key,
+        model_name=loaded.spec.name,
+        family=loaded.family,
+        tokens=tokens,
+        token_ids=np.asarray(ids, dtype=np.int64),
+        special=_special(loaded, ids),
+    )
+    if loaded.family == "encoder":
+        return _trace_encoder(loaded, enc, valid, top_k, common, notices)
+    if loaded.family == "decoder":
+        return _trace_decoder(loaded, enc, valid, top_k, common, notices)
+    return _trace_seq2seq(loaded, enc, valid, max_new_tokens, common, notices)
+
+
+def _trace_encoder(loaded, enc, valid, top_k, common, notices) -> Trace:
+    out = loaded.model(**enc, output_attentions=True)
+    logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
+    tokens = common["tokens"]
+    mask_id = loaded.tokenizer.mask_token_id
+    positions = [i for i, t in enumerate(common["token_ids"]) if mask_id is not None and t == mask_id]
+    if not positions:
+        notices.append(f"Add {loaded.tokenizer.mask_token or '[MASK]'} to the text to see what the model fills in.")
+    predictions = tuple(Prediction(i, _top_k(loaded, logits[0, i], top_k)) for i in positions)
+    attn = AttentionSet("encoder", _stack(out.attentions), np.outer(valid, valid).astype(np.float32), tokens, tokens)
+    return Trace(**common, attentions=(attn,), predictions=predictions, notices=tuple(notices))
+
+
+def _trace_decoder(loaded, enc, valid, top_k, common, notices) -> Trace:
+    enc.pop("token_type_ids", None)
+    out = loaded.model(**enc, output_attentions=True)
+    tokens = common["tokens"]
+    n = len(tokens)
+    mask = _causal(n, _sliding_window(loaded.model.config)) * valid[None, :]
+    attn = AttentionSet("decoder", _stack(out.attentions), mask, tokens, tokens)
+    prediction = Prediction(n - 1, _top_k(loaded, out.logits[0, -1], top_k))
+    return Trace(**common, attentions=(attn,), predictions=(prediction,), notices=tuple(notices))
+
+
+def _trace_seq2seq(loaded, enc, valid, max_new_tokens, common, notices) -> Trace:
+    enc.pop("token_type_ids", None)
+    if not 1 <= int(max_new_tokens) <= 256:
+        raise ValueError("max_new_tokens must be between 1 and 256.")
+    generated = loaded.model.generate(
+        **enc, do_sample=False, num_beams=1, max_new_tokens=int(max_new_tokens),
+        min_new_tokens=0,
+    )
+    out = loaded.model(**enc, decoder_input_ids=generated, output_attentions=True)
+    tok = loaded.tokenizer
+    dec_ids = generated[0].tolist()
+    dec_tokens = display_tokens(tok, dec_ids)
+    enc_tokens = common["tokens"]
+    t, s = len(dec_tokens), len(enc_tokens)
+    attentions = (
+        AttentionSet("encoder", _stack(out.encoder_attentions), np.outer(valid, valid).astype(np.float32), enc_tokens, enc_tokens),
+        AttentionSet("decoder", _stack(out.decoder_attentions), _causal(t), dec_tokens, dec_tokens),
+        AttentionSet("cross", _stack(out.cross_attentions), np.ones((t, 1), np.float32) * valid[None, :s], dec_tokens, enc_tokens),
+    )
+    text = tok.decode(dec_ids, skip_special_tokens=True)
+    if dec_ids[-1] != loaded.model.generation_config.eos_token_id and len(dec_ids) - 1 >= max_new_tokens:
+        notices.append(f"Output stopped at {max_new_tokens} new tokens before an end-of-sequence token.")
+    return Trace(**common, attentions=attentions, output_text=text, decoder_tokens=dec_tokens, notices=tuple(notices))
+
+
+def trace_to_json(trace: Trace) -> dict:
+    """The public JSON form of a trace: nested lists, masks as 1/0, plain floats."""
+    result = {
+        "model": trace.model_key,
+        "family": trace.family,
+        "tokens": list(trace.tokens),
+        "token_ids": trace.token_ids.tolist(),
+        "special": trace.special.tolist(),
+    }
+    if trace.decoder_tokens:
+        result["decoder_tokens"] = list(trace.decoder_tokens)
+    for a in trace.attentions:
+        result[a.kind] = {
+            "shape": list(a.attn.shape),
+            "attentions": a.attn.tolist(),
+            "mask": a.mask.astype(np.int8).tolist(),
+        }
+    result["outputs"] = _outputs_json(trace)
+    result["notices"] = list(trace.notices)
+    return result
+
+
+def _outputs_json(trace: Trace) -> dict:
+    preds = [
+        {
+            "position": p.position,
+            "top_k": [
+                {"token": c.token, "id": c.token_id, "prob": c.prob if math.isfinite(c.prob) else None}
+                for c in p.candidates
+            ],
+        }
+        for p in trace.predictions
+    ]
+    if trace.family == "encoder":
+        return {"kind": "masked", "masks": preds}
+    if trace.family == "decoder":
+        return {"kind": "next_token", "next_token": preds[0]["top_k"] if preds else []}
+    return {"kind": "generation", "text": trace.output_text, "tokens": list(trace.decoder_tokens)}
