@@ -167,28 +167,37 @@ def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:
 
 
 class ModelCache:
-    """A bounded LRU cache of loaded models that loads each model at most once at a time."""
+    """A bounded LRU cache of loaded models; each model is loaded once, one load at a time.
+
+    Loads are serialised: transformers' from_pretrained is not safe to run in several threads
+    at once (weights initialised on the meta device leak between concurrent loads).
+    """
 
     def __init__(self, size: int | None = None):
         self.size = max(1, int(size or os.environ.get(CACHE_ENV, "4")))
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._load_lock = threading.Lock()
         self.loads = 0
+
+    def _lookup(self, slot: tuple[str, str]) -> LoadedModel | None:
+        with self._lock:
+            if slot in self._models:
+                self._models.move_to_end(slot)
+                return self._models[slot]
+        return None
 
     def get(self, key: str, device: str | torch.device | None = None) -> LoadedModel:
         spec = resolve(key)
         device = torch.device(device) if device is not None else default_device()
         slot = (spec.key, str(device))
-        with self._lock:
-            if slot in self._models:
-                self._models.move_to_end(slot)
-                return self._models[slot]
-            gate = self._loading.setdefault(slot, threading.Lock())
-        with gate:
-            with self._lock:
-                if slot in self._models:
-                    return self._models[slot]
+        hit = self._lookup(slot)
+        if hit is not None:
+            return hit
+        with self._load_lock:
+            hit = self._lookup(slot)
+            if hit is not None:
+                return hit
             loaded = load(spec, device)
             with self._lock:
                 self.loads += 1
@@ -196,7 +205,6 @@ class ModelCache:
                 while len(self._models) > self.size:
                     evicted, _ = self._models.popitem(last=False)
                     log.info("evicted %s from the model cache", evicted)
-                self._loading.pop(slot, None)
         return loaded
 
     def loaded_keys(self) -> list[tuple[str, str]]:

@@ -1,0 +1,65 @@
+"""The plain data a model run produces: numpy arrays and strings, no torch.
+
+viz/ draws these and the API serialises them; importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AttentionSet:
+    kind: str  # "encoder", "decoder" or "cross"
+    attn: np.ndarray  # (layers, heads, query, key) float32, each row sums to 1
+    mask: np.ndarray  # (query, key) float32, 1 = may attend, 0 = masked
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+
+    @property
+    def layers(self) -> int:
+        return self.attn.shape[0]
+
+    @property
+    def heads(self) -> int:
+        return self.attn.shape[1]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token: str
+    token_id: int
+    prob: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    position: int  # index into the trace's tokens (encoder) or the last position (decoder)
+    candidates: tuple[Candidate, ...]  # most likely first
+
+
+@dataclass(frozen=True)
+class Trace:
+    model_key: str
+    model_name: str
+    family: str
+    tokens: tuple[str, ...]  # input tokens as shown
+    token_ids: np.ndarray  # (seq,) int64
+    special: np.ndarray  # (seq,) bool, True for [CLS], </s>, <s>... added by the tokenizer
+    attentions: tuple[AttentionSet, ...]
+    predictions: tuple[Prediction, ...] = ()
+    output_text: str = ""  # encoder-decoders: the greedy output
+    decoder_tokens: tuple[str, ...] = ()  # encoder-decoders: the decoder's input tokens
+    notices: tuple[str, ...] = field(default=())
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(a.kind for a in self.attentions)
+
+    def attention(self, kind: str) -> AttentionSet:
+        for a in self.attentions:
+            if a.kind == kind:
+                return a
+        raise ValueError(f"{self.model_name} has no {kind!r} attention; it has {', '.join(self.kinds)}.")

@@ -1,0 +1,1 @@
+"""Pure figure functions: data objects from models.data in, Plotly figures or HTML out."""

@@ -1,0 +1,110 @@
+"""Attention heatmaps and mask matrices for one attention kind of one model.
+
+Rows are queries (the token doing the looking), columns keys (the tokens looked at). Masked
+cells are drawn in flat grey with their own hover text, so "not allowed" never looks like
+"allowed but small".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from models.data import AttentionSet
+from viz.style import ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, token_axis
+
+KIND_TITLES = {
+    "encoder": "encoder self-attention",
+    "decoder": "decoder self-attention",
+    "cross": "cross-attention (decoder → encoder)",
+}
+
+
+def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
+    """(query, key, 2) labels for hover text."""
+    q = np.asarray(query, dtype=object)[:, None]
+    k = np.asarray(key, dtype=object)[None, :]
+    return np.stack(np.broadcast_arrays(q, k), axis=-1)
+
+
+def _axes(fig: go.Figure, attn: AttentionSet) -> None:
+    rows = len(attn.query_tokens)
+    fig.update_layout(
+        height=int(min(900, max(340, 150 + 24 * rows))),
+        xaxis=dict(token_axis(attn.key_tokens, "key (attended to)"), tickangle=-60 if len(attn.key_tokens) > 12 else 0),
+        yaxis=dict(token_axis(attn.query_tokens, "query (attending)"), autorange="reversed"),
+    )
+
+
+def check_head(attn: AttentionSet, layer: int, head: int) -> tuple[int, int]:
+    layer, head = int(layer), int(head)
+    if not 0 <= layer < attn.layers:
+        raise ValueError(f"Layer {layer} does not exist: this model has layers 0 to {attn.layers - 1}.")
+    if not 0 <= head < attn.heads:
+        raise ValueError(f"Head {head} does not exist: this model has heads 0 to {attn.heads - 1}.")
+    return layer, head
+
+
+def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = "") -> go.Figure:
+    """One head's attention weights, masked cells greyed out."""
+    layer, head = check_head(attn, layer, head)
+    weights = attn.attn[layer, head].astype(np.float32)
+    allowed = attn.mask > 0
+    shown = np.where(allowed, weights, np.nan).astype(np.float32)
+    masked = np.where(allowed, np.nan, 1.0).astype(np.float32)
+    pairs = _pairs(attn.query_tokens, attn.key_tokens)
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=shown,
+                customdata=pairs,
+                colorscale=ATTENTION_SCALE,
+                zmin=0.0,
+                zmax=float(np.nanmax(shown)) if allowed.any() else 1.0,
+                hoverongaps=False,
+                hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}"
+                "<br>weight %{z:.6f}<extra></extra>",
+                colorbar=dict(title=dict(text="weight"), thickness=14),
+                name="attention",
+            ),
+            go.Heatmap(
+                z=masked,
+                colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate="query %{y} → key %{x}: masked, weight exactly 0<extra></extra>",
+                name="masked",
+            ),
+        ]
+    )
+    fig.update_layout(base_layout(title or f"{KIND_TITLES.get(attn.kind, attn.kind)} · layer {layer} · head {head}"))
+    _axes(fig, attn)
+    return fig
+
+
+def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
+    """The mask applied to this attention kind: dark = may attend, grey = masked."""
+    allowed = (attn.mask > 0).astype(np.float32)
+    text = np.where(allowed > 0, "may attend", "masked")
+    pairs = _pairs(attn.query_tokens, attn.key_tokens)
+    fig = go.Figure(
+        go.Heatmap(
+            z=allowed,
+            customdata=np.concatenate([pairs, text[..., None].astype(object)], axis=-1),
+            colorscale=[[0, MASKED_COLOR], [0.5, MASKED_COLOR], [0.5, ALLOWED_COLOR], [1, ALLOWED_COLOR]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}"
+            "<br>%{customdata[2]}<extra></extra>",
+            name="mask",
+        )
+    )
+    n_allowed = int(allowed.sum())
+    fig.update_layout(
+        base_layout(title or f"mask: {KIND_TITLES.get(attn.kind, attn.kind)} ({n_allowed} of {allowed.size} allowed)")
+    )
+    _axes(fig, attn)
+    return fig
