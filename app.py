@@ -21,6 +21,8 @@ from viz.tokens import outputs_html, tokens_html
 log = logging.getLogger("triptych")
 
 EXAMPLE_TEXT = "The cat chases a mouse"
+MAX_INDEX = 127
+THEME = gr.themes.Soft()
 CSS = (Path(__file__).parent / "assets" / "style.css").read_text(encoding="utf-8")
 
 COLUMNS = (
@@ -97,8 +99,9 @@ def _column(family: str, title: str, blurb: str, text: gr.Textbox, triggers: lis
         kinds = ["encoder", "decoder", "cross"] if family == "encoder-decoder" else [family]
         kind = gr.Radio(kinds, value=kinds[-1], label="Attention", visible=len(kinds) > 1, elem_id=f"kind-{slug}")
         with gr.Row():
-            layer = gr.Slider(0, 1, value=0, step=1, label="Layer", elem_id=f"layer-{slug}")
-            head = gr.Slider(0, 1, value=0, step=1, label="Head", elem_id=f"head-{slug}")
+            # Wide bounds until the first run sets the model's own; the API validates against them.
+            layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id=f"layer-{slug}")
+            head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id=f"head-{slug}")
         tokens = gr.HTML(elem_id=f"tokens-{slug}")
         outputs = gr.HTML(elem_id=f"outputs-{slug}")
         mask_plot = gr.Plot(label="Mask", elem_id=f"mask-{slug}")
@@ -151,7 +154,7 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_demo().launch(css=CSS, theme=gr.themes.Soft())
+    build_demo().launch(css=CSS, theme=THEME)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from models import loading
+from models.loading import ModelCache, ModelUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_models_load_eager_in_eval_mode(tiny_models, allow_any_model, tiny_name):
+    cache = ModelCache(size=4)
+    loaded = cache.get(tiny_models[tiny_name], "cpu")
+    assert loaded.model.config._attn_implementation == "eager"
+    assert not loaded.model.training
+    assert loaded.family == loading.family_of(loaded.model.config)
+    assert loaded.device == torch.device("cpu")
+
+
+def test_cache_is_bounded_and_least_recently_used_goes_first(tiny_models, allow_any_model):
+    cache = ModelCache(size=2)
+    bert, gpt, t5 = tiny_models["mini-bert"], tiny_models["mini-gpt"], tiny_models["mini-t5"]
+    cache.get(bert, "cpu")
+    cache.get(gpt, "cpu")
+    cache.get(bert, "cpu")  # bert is now the most recently used
+    cache.get(t5, "cpu")
+    assert [k for k, _ in cache.loaded_keys()] == [bert, t5]
+    assert cache.loads == 3
+
+
+def test_concurrent_requests_load_a_model_once(tiny_models, allow_any_model):
+    cache = ModelCache(size=4)
+    results, errors = [], []
+    barrier = threading.Barrier(6)
+
+    def worker(path):
+        barrier.wait()
+        try:
+            results.append((path, cache.get(path, "cpu")))
+        except Exception as err:  # collected and asserted below
+            errors.append(err)
+
+    paths = [tiny_models["mini-t5"]] * 3 + [tiny_models["mini-llama"]] * 3
+    threads = [threading.Thread(target=worker, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert cache.loads == 2
+    for path in set(paths):
+        assert len({id(m) for p, m in results if p == path}) == 1
+
+
+def test_cache_size_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(loading.CACHE_ENV, "7")
+    assert ModelCache().size == 7
+
+
+def test_offline_hub_model_fails_without_touching_the_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was contacted in offline mode")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(ModelUnavailable) as err:
+        ModelCache().get("gpt2", "cpu")
+    message = str(err.value)
+    assert "GPT-2 small" in message and "openai-community/gpt2" in message
+    assert "embedded models work offline" in message
+
+
+def test_unreachable_hub_falls_back_to_the_local_cache_and_says_so(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(loading, "_offline", lambda: False)
+    monkeypatch.setattr(loading, "_hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(ModelUnavailable, match="cannot be reached and it is not cached"):
+        ModelCache().get("t5-small", "cpu")
+
+
+def test_folder_without_config_is_refused(allow_any_model, tmp_path):
+    with pytest.raises(ModelUnavailable, match="no config.json"):
+        ModelCache().get(str(tmp_path), "cpu")
+
+
+@pytest.mark.parametrize("value", ["banana", "cuda:7", "mps"] if not torch.cuda.is_available() else ["banana", "cuda:99"])
+def test_device_override_must_exist(monkeypatch, value):
+    if value == "mps" and "mps" in loading.available_devices():
+        pytest.skip("this machine has mps")
+    monkeypatch.setenv(loading.DEVICE_ENV, value)
+    with pytest.raises(ValueError, match=loading.DEVICE_ENV):
+        loading.default_device()
+
+
+def test_device_override_and_auto(monkeypatch):
+    monkeypatch.setenv(loading.DEVICE_ENV, "cpu")
+    assert loading.default_device() == torch.device("cpu")
+    monkeypatch.setenv(loading.DEVICE_ENV, "auto")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if "mps" in loading.available_devices() else "cpu")
+    assert loading.default_device().type == expected
+
+
+def test_no_code_enables_remote_code():
+    needle = "trust_remote_code" + "=True"
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if ".venv" in path.parts or "site-packages" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if needle in text.replace(" ", ""):
+            offenders.append(str(path))
+    assert offenders == []

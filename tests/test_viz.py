@@ -1,0 +1,101 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.data import AttentionSet, Candidate, Prediction, Trace
+from viz.heatmap import attention_heatmap, mask_heatmap
+from viz.tokens import outputs_html, tokens_html
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _causal_set(tokens=("the", "cat", "the", "mouse"), layers=2, heads=3, seed=0):
+    n = len(tokens)
+    rng = np.random.default_rng(seed)
+    mask = np.tril(np.ones((n, n), np.float32))
+    scores = rng.normal(size=(layers, heads, n, n)).astype(np.float32)
+    scores = np.where(mask > 0, scores, -np.inf)
+    attn = np.exp(scores - scores.max(-1, keepdims=True))
+    attn = (attn / attn.sum(-1, keepdims=True)).astype(np.float32)
+    return AttentionSet("decoder", attn, mask, tuple(tokens), tuple(tokens))
+
+
+def test_heatmap_carries_the_same_values_as_the_data():
+    a = _causal_set()
+    fig = attention_heatmap(a, layer=1, head=2)
+    weights, masked = fig.data
+    z = np.asarray(weights.z, dtype=np.float32)
+    allowed = a.mask > 0
+    assert np.array_equal(z[allowed], a.attn[1, 2][allowed])
+    assert np.all(np.isnan(z[~allowed]))
+    mz = np.asarray(masked.z)
+    assert np.all(mz[~allowed] == 1) and np.all(np.isnan(mz[allowed]))
+    assert "layer 1" in fig.layout.title.text and "head 2" in fig.layout.title.text
+
+
+def test_repeated_tokens_keep_their_own_rows_and_columns():
+    a = _causal_set(tokens=("the", "cat", "the", "mouse"))
+    fig = attention_heatmap(a, 0, 0)
+    assert list(fig.layout.xaxis.ticktext) == ["the", "cat", "the", "mouse"]
+    assert list(fig.layout.xaxis.tickvals) == [0, 1, 2, 3]
+    assert list(fig.layout.yaxis.ticktext) == ["the", "cat", "the", "mouse"]
+
+
+def test_hover_names_query_and_key_tokens():
+    a = _causal_set()
+    fig = attention_heatmap(a, 0, 0)
+    custom = np.asarray(fig.data[0].customdata)
+    assert custom.shape == (4, 4, 2)
+    assert custom[3, 1].tolist() == ["mouse", "cat"]
+
+
+def test_mask_figure_equals_the_mask():
+    a = _causal_set()
+    fig = mask_heatmap(a)
+    assert np.array_equal(np.asarray(fig.data[0].z), a.mask)
+    assert "10 of 16 allowed" in fig.layout.title.text
+
+
+def test_cross_attention_is_not_square():
+    attn = np.full((1, 2, 3, 5), 0.2, np.float32)
+    a = AttentionSet("cross", attn, np.ones((3, 5), np.float32), ("a", "b", "c"), tuple("vwxyz"))
+    fig = attention_heatmap(a, 0, 1)
+    assert np.asarray(fig.data[0].z).shape == (3, 5)
+    assert "cross-attention" in fig.layout.title.text
+
+
+@pytest.mark.parametrize("layer,head", [(2, 0), (0, 3), (-1, 0)])
+def test_out_of_range_head_is_refused(layer, head):
+    with pytest.raises(ValueError, match="does not exist"):
+        attention_heatmap(_causal_set(), layer, head)
+
+
+def test_figures_serialise_to_json():
+    fig = attention_heatmap(_causal_set(), 0, 0)
+    assert json.loads(fig.to_json())["data"][0]["type"] == "heatmap"
+
+
+def test_token_html_escapes_markup():
+    html = tokens_html(("<script>alert(1)</script>", "a&b"), [False, True])
+    assert "<script>" not in html and "&lt;script&gt;" in html and "a&amp;b" in html
+    assert html.count('class="tok special"') == 1
+
+
+def test_outputs_html_lists_predictions_and_notices():
+    trace = Trace(
+        model_key="m", model_name="M", family="decoder", tokens=("a",), token_ids=np.array([1]),
+        special=np.array([False]), attentions=(),
+        predictions=(Prediction(0, (Candidate("<b>", 5, 0.5), Candidate("x", 6, 0.25))),),
+        notices=("Input cut <here>",),
+    )
+    html = outputs_html(trace)
+    assert "&lt;b&gt; 50.0%" in html and "x 25.0%" in html and "Input cut &lt;here&gt;" in html
+
+
+def test_viz_does_not_import_torch():
+    code = "import sys, viz.heatmap, viz.tokens; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
