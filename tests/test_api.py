@@ -77,3 +77,18 @@ def test_ui_only_helpers_stay_out_of_the_api(client):
     names = set(api["named_endpoints"])
     assert {"/models", "/attention_data", "/compare_encoder", "/compare_decoder", "/compare_encoder_decoder"} <= names
     assert not any(n.startswith("/view_") for n in names)
+
+
+@pytest.mark.parametrize(
+    "text", ["🤖🐱 cats 😀", "a\x00b\x07c", "مرحبا بالعالم", "<script>alert(1)</script>", "\u202eevil"]
+)
+def test_unusual_text_through_the_api(client, text):
+    data = client.predict("mini-t5", text, api_name="/attention_data")
+    assert data["tokens"] and all(data["tokens"])
+    assert np.allclose(np.asarray(data["encoder"]["attentions"]).sum(-1), 1.0, atol=1e-5)
+
+
+def test_a_failed_hub_load_leaves_the_embedded_models_working(client):
+    with pytest.raises(Exception, match="Could not load"):
+        client.predict("smollm2-135m", "hello", api_name="/attention_data")
+    assert client.predict("mini-llama", "hello", api_name="/attention_data")["decoder"]["shape"][0] == 2
