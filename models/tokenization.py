@@ -13,16 +13,31 @@ save_pretrained and loads back through AutoTokenizer like a Hub tokenizer:
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 T5_SENTINELS = 16
 
+# CJK characters and full-width punctuation, each its own pre-token. BERT does this for Chinese;
+# doing it for the BPE and Unigram vocabularies too keeps one Chinese character per token (or
+# a whole number of byte tokens), so merges never glue a character to its neighbour
+# ("说她"), token boundaries match word boundaries, and attention maps read character by character.
+_CJK = Regex(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _split_cjk(then):
+    return pre_tokenizers.Sequence([pre_tokenizers.Split(_CJK, behavior="isolated"), then])
+
 _BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
+
+# Every printable ASCII character, added to each tokenizer's training text so that any English
+# letter, digit or punctuation mark has a token even if the corpus never used it.
+ASCII = " ".join(chr(c) for c in range(33, 127))
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
@@ -56,7 +71,7 @@ def build_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
 def build_byte_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     eos = "<|endoftext|>"
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = _split_cjk(pre_tokenizers.ByteLevel(add_prefix_space=False))
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(
         texts,
@@ -75,9 +90,9 @@ def build_byte_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizer
 def build_sentencepiece_unigram(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     sentinels = [f"<extra_id_{i}>" for i in range(T5_SENTINELS)]
     tok = Tokenizer(models.Unigram())
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = _split_cjk(pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"))
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
     tok.train_from_iterator(
         texts,
         trainers.UnigramTrainer(
@@ -101,8 +116,25 @@ def build_sentencepiece_unigram(texts: Iterable[str], vocab_size: int) -> PreTra
 
 def build_byte_fallback_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     specials = ["<unk>", "<s>", "</s>"]
-    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    trained = Tokenizer(models.BPE(unk_token="<unk>"))
+    trained.pre_tokenizer = _split_cjk(pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first"))
+    trained.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size - len(_BYTE_TOKENS), special_tokens=specials,
+            limit_alphabet=2000, show_progress=False,
+        ),
+    )
+    # The 256 byte tokens belong to the vocabulary proper, right after the specials, as in
+    # LLaMA's tokenizer: they are ordinary tokens a model reads and writes, not special ones.
+    spec = json.loads(trained.to_str())
+    learned = sorted(spec["model"]["vocab"].items(), key=lambda kv: kv[1])
+    vocab = {t: i for i, t in enumerate(specials + _BYTE_TOKENS)}
+    for token, _ in learned:
+        vocab.setdefault(token, len(vocab))
+    spec["model"].update(vocab=vocab, byte_fallback=True, fuse_unk=True)
+    spec["added_tokens"] = [dict(t, id=vocab[t["content"]]) for t in spec["added_tokens"]]
+    tok = Tokenizer.from_str(json.dumps(spec))
     tok.decoder = decoders.Sequence(
         [
             decoders.Replace("▁", " "),
@@ -111,15 +143,8 @@ def build_byte_fallback_bpe(texts: Iterable[str], vocab_size: int) -> PreTrained
             decoders.Strip(content=" ", left=1, right=0),
         ]
     )
-    tok.train_from_iterator(
-        texts,
-        trainers.BpeTrainer(
-            vocab_size=vocab_size, special_tokens=specials + _BYTE_TOKENS, limit_alphabet=1000,
-            show_progress=False,
-        ),
-    )
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", vocab["<s>"])]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>"

@@ -1,0 +1,291 @@
+"""Measure what the embedded models learned, on held-out generated data: `python -m models.evaluate`.
+
+Held-out data comes from the corpus generator with another seed, minus every sentence that
+also occurs in the training set. The metrics:
+- decoders: top-1 accuracy of the next-token prediction at the positions the grammar
+  determines (agreement, pronouns, forced function words), and perplexity;
+- the encoder: top-1 accuracy when one determined position at a time is masked, and
+  next-sentence-prediction accuracy on balanced IsNext / NotNext pairs;
+- the encoder-decoder: exact-match translation accuracy in each direction (greedy decoding).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import math
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from models import corpus
+from models.loading import LoadedModel, load
+from models.registry import ASSETS, ModelSpec
+from models.train import EN_TO_ZH, RECIPES, ZH_TO_EN
+
+log = logging.getLogger(__name__)
+
+HELD_OUT_SEED_OFFSET = 7919
+LECTURE_TRANSLATION = (ZH_TO_EN + "我喜欢机器学习", "I love machine learning")
+
+THRESHOLDS = {
+    "decoder": {"determined_top1": 0.95},
+    "encoder": {"masked_top1": 0.90, "nsp_accuracy": 0.90},
+    "encoder-decoder": {"exact_zh_en": 0.90, "exact_en_zh": 0.90},
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _training_texts(n_pairs: int, n_stories: int, seed: int) -> frozenset[str]:
+    texts = set()
+    for p in corpus.pairs(n_pairs, seed):
+        texts.update((p.zh.text, p.en.text))
+    for first, second in corpus.stories(n_stories, seed):
+        texts.update((first.zh.text, first.en.text, second.zh.text, second.en.text))
+    return frozenset(texts)
+
+
+def held_out_pairs(name: str, n: int, seed: int = 0) -> list[corpus.Pair]:
+    """n generated pairs, neither side of which occurs in `name`'s training data."""
+    recipe = RECIPES[name]
+    seen = _training_texts(recipe.pairs, recipe.stories, seed)
+    out: list[corpus.Pair] = []
+    batch = 0
+    while len(out) < n:
+        for p in corpus.pairs(4 * n, seed + HELD_OUT_SEED_OFFSET + batch):
+            if p.zh.text not in seen and p.en.text not in seen:
+                out.append(p)
+        batch += 1
+    return out[:n]
+
+
+def held_out_stories(n: int, seed: int = 0):
+    return corpus.stories(n, seed + HELD_OUT_SEED_OFFSET)
+
+
+def load_folder(name: str, folder: Path | str) -> LoadedModel:
+    spec = ModelSpec(name, name, RECIPES[name].family, str(folder), embedded=True)
+    return load(spec, torch.device("cpu"))
+
+
+def _chunks(items: list, size: int = 64):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _token_at(offsets, char: int) -> int | None:
+    """Index of the token whose character span holds `char`."""
+    for i, (start, end) in enumerate(offsets):
+        if start <= char < end:
+            return i
+    return None
+
+
+def _determined(sentences: list[corpus.Sentence], tok, add_special: bool = True):
+    """(token ids, [(token index, phenomenon)]) for every sentence with determined positions."""
+    rows = []
+    for s in sentences:
+        if not s.determined:
+            continue
+        enc = tok(s.text, add_special_tokens=add_special, return_offsets_mapping=True)
+        positions = []
+        for char, _, phenomenon in s.determined:
+            index = _token_at(enc["offset_mapping"], char)
+            if index is not None and index > 0:
+                positions.append((index, phenomenon))
+        rows.append((enc["input_ids"], positions))
+    return rows
+
+
+def _accuracy(hits: dict[str, list[bool]], prefix: str) -> dict:
+    every = [h for values in hits.values() for h in values]
+    result = {prefix: sum(every) / max(1, len(every)), f"{prefix}_n": len(every)}
+    for phenomenon, values in sorted(hits.items()):
+        result[f"{prefix}_{phenomenon}"] = sum(values) / len(values)
+    return result
+
+
+@torch.inference_mode()
+def causal_metrics(loaded: LoadedModel, sentences: list[corpus.Sentence]) -> dict:
+    model, tok = loaded.model, loaded.tokenizer
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for chunk in _chunks(_determined(sentences, tok)):
+        width = max(len(ids) for ids, _ in chunk)
+        ids = torch.tensor([ids + [tok.pad_token_id] * (width - len(ids)) for ids, _ in chunk])
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in chunk])
+        predicted = model(input_ids=ids, attention_mask=mask).logits.argmax(-1)
+        for row, (token_ids, positions) in enumerate(chunk):
+            for index, phenomenon in positions:
+                hits[phenomenon].append(int(predicted[row, index - 1]) == token_ids[index])
+    result = _accuracy(hits, "determined_top1")
+    result["perplexity"] = perplexity(loaded, [s.text for s in sentences])
+    return result
+
+
+@torch.inference_mode()
+def perplexity(loaded: LoadedModel, texts: list[str]) -> float:
+    """exp of the mean next-token loss over every token, end-of-text included."""
+    model, tok = loaded.model, loaded.tokenizer
+    total, count = 0.0, 0
+    for chunk in _chunks(texts):
+        rows = [tok(t)["input_ids"] + [tok.eos_token_id] for t in chunk]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+        targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum")
+        total += float(loss)
+        count += int((targets != -100).sum())
+    return math.exp(total / count)
+
+
+@torch.inference_mode()
+def masked_metrics(loaded: LoadedModel, sentences: list[corpus.Sentence], stories) -> dict:
+    model, tok = loaded.model, loaded.tokenizer
+    cases = []
+    for ids, positions in _determined(sentences, tok):
+        for index, phenomenon in positions:
+            masked = list(ids)
+            masked[index] = tok.mask_token_id
+            cases.append((masked, index, ids[index], phenomenon))
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for chunk in _chunks(cases):
+        width = max(len(c[0]) for c in chunk)
+        ids = torch.tensor([c[0] + [tok.pad_token_id] * (width - len(c[0])) for c in chunk])
+        mask = (ids != tok.pad_token_id).long()
+        logits = model(input_ids=ids, attention_mask=mask).prediction_logits
+        for row, (_, index, target, phenomenon) in enumerate(chunk):
+            hits[phenomenon].append(int(logits[row, index].argmax()) == target)
+    result = _accuracy(hits, "masked_top1")
+    result["nsp_accuracy"] = nsp_accuracy(loaded, stories)
+    return result
+
+
+@torch.inference_mode()
+def nsp_accuracy(loaded: LoadedModel, stories, seed: int = 0) -> float:
+    """Balanced: each story once with its real second sentence, once with another story's."""
+    model, tok = loaded.model, loaded.tokenizer
+    rng = random.Random(seed)
+    cases = []
+    for i, (first, second) in enumerate(stories):
+        lang = "zh" if i % 2 else "en"
+        other = stories[(i + 1 + rng.randrange(len(stories) - 1)) % len(stories)][1]
+        cases.append((getattr(first, lang).text, getattr(second, lang).text, 0))
+        cases.append((getattr(first, lang).text, getattr(other, lang).text, 1))
+    correct = 0
+    for chunk in _chunks(cases):
+        enc = tok([c[0] for c in chunk], [c[1] for c in chunk], padding=True, return_tensors="pt")
+        logits = model(**enc).seq_relationship_logits
+        correct += sum(int(p) == c[2] for p, c in zip(logits.argmax(-1), chunk))
+    return correct / len(cases)
+
+
+@torch.inference_mode()
+def translate(loaded: LoadedModel, sources: list[str], max_new_tokens: int = 64) -> list[str]:
+    model, tok = loaded.model, loaded.tokenizer
+    outputs = []
+    for chunk in _chunks(sources):
+        enc = tok(chunk, padding=True, return_tensors="pt")
+        generated = model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens)
+        outputs += tok.batch_decode(generated, skip_special_tokens=True)
+    return outputs
+
+
+def translation_metrics(loaded: LoadedModel, pairs: list[corpus.Pair]) -> dict:
+    zh_en = translate(loaded, [ZH_TO_EN + p.zh.text for p in pairs])
+    en_zh = translate(loaded, [EN_TO_ZH + p.en.text for p in pairs])
+    lecture = translate(loaded, [LECTURE_TRANSLATION[0]])[0]
+    return {
+        "exact_zh_en": sum(o == p.en.text for o, p in zip(zh_en, pairs)) / len(pairs),
+        "exact_en_zh": sum(o == p.zh.text for o, p in zip(en_zh, pairs)) / len(pairs),
+        "translation_n": len(pairs),
+        "lecture_example": lecture,
+    }
+
+
+def evaluate(name: str, folder: Path | str | None = None, n: int = 1000, seed: int = 0) -> dict:
+    """Every metric of one model on n held-out pairs (and n/2 stories for NSP)."""
+    loaded = load_folder(name, folder or ASSETS / name)
+    pairs = held_out_pairs(name, n, seed)
+    family = RECIPES[name].family
+    if family == "decoder":
+        return causal_metrics(loaded, [s for p in pairs for s in (p.zh, p.en)])
+    if family == "encoder":
+        return masked_metrics(loaded, [s for p in pairs for s in (p.zh, p.en)], held_out_stories(max(50, n // 2), seed))
+    return translation_metrics(loaded, pairs)
+
+
+def meets_thresholds(name: str, metrics: dict) -> dict[str, bool]:
+    return {key: metrics[key] >= bound for key, bound in THRESHOLDS[RECIPES[name].family].items()}
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if value <= 1 else f"{value:.3f}"
+    return str(value)
+
+
+def write_card(folder: Path, summary: dict, n: int = 1000) -> dict:
+    """Evaluate a freshly trained checkpoint and write its model card (README.md)."""
+    name = summary["name"]
+    metrics = evaluate(name, folder, n=n, seed=summary["seed"])
+    recipe = RECIPES[name]
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    lines = [
+        f"# {name}",
+        "",
+        f"A small {summary['class']} trained from scratch by this project "
+        f"(`python -m models.train --model {name}`), for showing attention live.",
+        "",
+        "## Data",
+        f"{recipe.pairs:,} generated Chinese/English sentence pairs and {recipe.stories:,} two-sentence "
+        "stories from `models/corpus.py` (seed "
+        f"{summary['seed']}): agreement across phrases and relative clauses, pronouns, forced "
+        "function words, time expressions, 的-modifiers, adjective phrases.",
+        "",
+        "## Model",
+        f"- parameters: {summary['parameters']:,}; stored in float16 ({size / 1e6:.1f} MB in this folder)",
+        f"- training: {summary['steps']:,} steps of batch {summary['batch_size']}, "
+        f"{summary['train_seconds'] / 60:.1f} minutes on {summary['torch_threads']} CPU threads; "
+        f"final training loss {summary['final_loss']}",
+        "",
+        f"## Metrics (held-out generated data, {n:,} pairs)",
+        "",
+        "| metric | value | required |",
+        "|---|---|---|",
+    ]
+    required = THRESHOLDS[recipe.family]
+    for key, value in metrics.items():
+        bound = f">= {required[key]:.2f}" if key in required else ""
+        lines.append(f"| {key} | {_format(value)} | {bound} |")
+    (folder / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Metrics of the committed embedded checkpoints.")
+    parser.add_argument("--model", choices=[*RECIPES, "all"], default="all")
+    parser.add_argument("-n", type=int, default=1000, help="held-out pairs per model")
+    parser.add_argument("--folder", type=Path, default=None, help="where the checkpoints are (default assets/models)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    names = list(RECIPES) if args.model == "all" else [args.model]
+    print(f"{'model':<12} {'metric':<28} {'value':>10}  required")
+    for name in names:
+        folder = (args.folder / name) if args.folder else ASSETS / name
+        metrics = evaluate(name, folder, n=args.n)
+        ok = meets_thresholds(name, metrics)
+        for key, value in metrics.items():
+            bound = THRESHOLDS[RECIPES[name].family].get(key)
+            mark = "" if bound is None else f">= {bound:.2f} {'ok' if ok[key] else 'FAIL'}"
+            print(f"{name:<12} {key:<28} {_format(value):>10}  {mark}")
+
+
+if __name__ == "__main__":
+    main()

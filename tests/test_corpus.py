@@ -1,0 +1,94 @@
+import collections
+
+import pytest
+
+from models import corpus
+
+LECTURE_ZH = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "今天天气真好，我想去公园散步"]
+LECTURE_EN = ["I love machine learning", "The cat chases a mouse", "I like eating apples"]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return corpus.pairs(20_000, seed=0)
+
+
+def test_same_seed_same_corpus_other_seed_other_corpus():
+    assert corpus.pairs(200, seed=5) == corpus.pairs(200, seed=5)
+    assert corpus.pairs(200, seed=5) != corpus.pairs(200, seed=6)
+    assert corpus.stories(50, seed=5) == corpus.stories(50, seed=5)
+
+
+def test_lexicon_has_several_hundred_words_per_language():
+    size = corpus.lexicon_size()
+    assert size["en"] >= 300 and size["zh"] >= 250
+
+
+def test_lecture_examples_are_ordinary_members(sample):
+    big = corpus.pairs(300_000, seed=0)  # the training corpus of every embedded model
+    zh = {p.zh.text for p in big}
+    en = {p.en.text for p in big}
+    assert all(s in zh for s in LECTURE_ZH)
+    assert all(s in en for s in LECTURE_EN)
+    pairs = {p.zh.text: p.en.text for p in big}
+    assert pairs["我喜欢机器学习"] == "I love machine learning"
+    assert pairs["我喜欢吃苹果"] == "I like eating apples"
+
+
+def test_translation_is_one_to_one(sample):
+    forward, backward = collections.defaultdict(set), collections.defaultdict(set)
+    for p in sample:
+        forward[p.zh.text].add(p.en.text)
+        backward[p.en.text].add(p.zh.text)
+    assert all(len(v) == 1 for v in forward.values())
+    assert all(len(v) == 1 for v in backward.values())
+
+
+def test_every_template_and_both_languages_occur(sample):
+    templates = collections.Counter(p.en.template for p in sample)
+    assert set(templates) == set(corpus.Grammar.TEMPLATES)
+    assert all(p.zh.lang == "zh" and p.en.lang == "en" for p in sample[:100])
+
+
+def test_determined_marks_point_at_their_words(sample):
+    marks = 0
+    for p in sample:
+        for s in (p.zh, p.en):
+            for offset, word, _ in s.determined:
+                assert s.text[offset:].lower().startswith(word.lower()), (s.text, offset, word)
+                marks += 1
+    assert marks > len(sample)
+
+
+def test_agreement_follows_the_head_noun_not_the_attractor(sample):
+    checked = 0
+    for p in sample:
+        if p.en.template != "agreement":
+            continue
+        offset, verb, phenomenon = p.en.determined[0]
+        assert phenomenon == "agreement"
+        words = p.en.text.lower().split()
+        head = words[2] if words[0] == "yesterday" else words[1]
+        plural = head in {o[1] for o in corpus.OBJECTS + corpus.ANIMALS} and head not in {o[0] for o in corpus.OBJECTS + corpus.ANIMALS}
+        assert verb == {(False, False): "is", (True, False): "are", (False, True): "was", (True, True): "were"}[
+            (plural, words[0] == "yesterday")], p.en.text
+        checked += 1
+    assert checked > 1000
+
+
+def test_pronouns_agree_with_their_antecedent(sample):
+    genders = {n[0]: n[2] for n in corpus.NAMES} | {p[0]: p[4] for p in corpus.PEOPLE}
+    for p in sample:
+        if p.en.template != "pronoun":
+            continue
+        words = p.en.text.replace(",", "").split()
+        antecedent = next(w for w in words if w in genders)  # the first person named
+        pronoun = [w for _, w, k in p.en.determined if k == "pronoun"][0]
+        assert pronoun == {"m": "he", "f": "she"}[genders[antecedent]], p.en.text
+        zh_pronoun = [w for _, w, k in p.zh.determined if k == "pronoun"][0]
+        assert zh_pronoun == {"he": "他", "she": "她"}[pronoun]
+
+
+def test_word_order_differs_for_time_adverbs(sample):
+    moved = [p for p in sample if p.en.template == "transitive" and p.en.text.endswith("every day")]
+    assert moved and all("每天" in p.zh.text and not p.zh.text.endswith("每天") for p in moved)

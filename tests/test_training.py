@@ -1,0 +1,82 @@
+"""A few training steps of every recipe: the code path of `python -m models.train`, kept tiny."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from models import train
+from models.registry import ModelSpec
+from models.loading import load
+from models.trace import run_trace
+
+
+def _digest(folder) -> str:
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", sorted(train.RECIPES))
+def test_a_few_steps_train_save_and_load(name, tmp_path, allow_any_model):
+    summary = train.train(name, tmp_path / name, steps=3, pairs=400, progress=False)
+    assert summary["steps"] == 3 and np.isfinite(summary["final_loss"])
+    loaded = load(ModelSpec(name, name, train.RECIPES[name].family, str(tmp_path / name)), torch.device("cpu"))
+    assert loaded.family == train.RECIPES[name].family
+    tr = run_trace(str(tmp_path / name), "I like eating apples")
+    assert tr.attentions[0].attn.shape[1] == train.HEADS
+
+
+def test_training_is_reproducible_bit_for_bit(tmp_path):
+    first = train.train("mini-gpt", tmp_path / "a", steps=4, pairs=400, progress=False)
+    second = train.train("mini-gpt", tmp_path / "b", steps=4, pairs=400, progress=False)
+    assert first["final_loss"] == second["final_loss"]
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    other_seed = train.train("mini-gpt", tmp_path / "c", steps=4, pairs=400, progress=False, seed=1)
+    assert _digest(tmp_path / "c") != _digest(tmp_path / "a")
+
+
+def test_span_corruption_marks_each_dropped_span_with_a_sentinel():
+    import random
+
+    ids = list(range(100, 120))
+    sentinels = [1, 2, 3, 4, 5, 6]
+    source, target = train.span_corrupt(ids, sentinels, random.Random(0), eos=0)
+    assert source[-1] == 0 and target[-1] == 0
+    used = [t for t in source if t in sentinels]
+    assert used == sentinels[: len(used)] and used
+    # Putting the spans back where their sentinels stand restores the sentence.
+    spans, current = {}, None
+    for t in target[:-1]:
+        if t in sentinels:
+            current = t
+            spans[t] = []
+        else:
+            spans[current].append(t)
+    restored = [x for t in source[:-1] for x in (spans.get(t, []) if t in sentinels else [t])]
+    assert restored == ids
+
+
+def test_bert_batches_follow_the_80_10_10_rule():
+    import random
+
+    from models import corpus, tokenization
+
+    pairs, stories = corpus.pairs(2000, 0), corpus.stories(300, 0)
+    tok = tokenization.build_wordpiece(train.tokenizer_texts(pairs, stories), 800)
+    data = train.bert_batches(tok, pairs, stories, 256, random.Random(0), torch.Generator().manual_seed(0))
+    chosen = masked = kept = total = 0
+    nsp = []
+    for _ in range(8):
+        batch = next(data)
+        labels, inputs = batch["labels"], batch["input_ids"]
+        real = (batch["attention_mask"] == 1) & ~torch.isin(inputs, torch.tensor(tok.all_special_ids)) | (labels != -100)
+        sel = labels != -100
+        chosen += int(sel.sum())
+        total += int(real.sum())
+        masked += int((inputs[sel] == tok.mask_token_id).sum())
+        kept += int((inputs[sel] == labels[sel]).sum())
+        nsp += batch["next_sentence_label"].tolist()
+    assert 0.13 < chosen / total < 0.17
+    assert 0.77 < masked / chosen < 0.83
+    assert 0.08 < kept / chosen < 0.13  # 10 % kept, plus random draws that hit the same token
+    assert {-100, 0, 1} == set(nsp)
