@@ -1,4 +1,4 @@
-"""Tiny random-initialised checkpoints of each family, for tests and as first-run placeholders.
+"""Tiny random-initialised checkpoints of each family, built on demand for the tests.
 
 They use the same transformers classes and tokenizer types as the trained embedded models, and
 go through save_pretrained / from_pretrained like any Hub checkpoint, so code tested on them is
@@ -12,19 +12,10 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import (
-    BertConfig,
-    BertForPreTraining,
-    GenerationConfig,
-    GPT2Config,
-    GPT2LMHeadModel,
-    LlamaConfig,
-    LlamaForCausalLM,
-    T5Config,
-    T5ForConditionalGeneration,
-)
+from transformers import GenerationConfig
 
 from models import tokenization
+from models.train import build_model
 
 log = logging.getLogger(__name__)
 
@@ -45,58 +36,21 @@ SAMPLE_TEXT = (
 
 WIDTH, LAYERS, HEADS = 64, 2, 4
 
+# name -> (tokenizer builder, vocabulary size)
+TOKENIZERS = {
+    "mini-bert": (tokenization.build_wordpiece, 300),
+    "mini-gpt": (tokenization.build_byte_bpe, 320),
+    "mini-llama": (tokenization.build_byte_fallback_bpe, 400),
+    "mini-t5": (tokenization.build_sentencepiece_unigram, 200),
+}
 
-def _texts():
-    return list(SAMPLE_TEXT) * 4
 
-
-def build_bert(folder: Path, seed: int = 0) -> None:
-    tok = tokenization.build_wordpiece(_texts(), vocab_size=300)
+def build(name: str, folder: Path, seed: int = 0) -> None:
+    """One tiny checkpoint: the recipe's model class and tokenizer type, random weights."""
+    make_tokenizer, vocab_size = TOKENIZERS[name]
+    tok = make_tokenizer(list(SAMPLE_TEXT) * 4 + [tokenization.ASCII], vocab_size)
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=len(tok), hidden_size=WIDTH, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-        intermediate_size=2 * WIDTH, max_position_embeddings=128, type_vocab_size=2,
-        pad_token_id=tok.pad_token_id,
-    )
-    _save(BertForPreTraining(config), tok, folder)
-
-
-def build_gpt2(folder: Path, seed: int = 0) -> None:
-    tok = tokenization.build_byte_bpe(_texts(), vocab_size=320)
-    torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=len(tok), n_positions=128, n_embd=WIDTH, n_layer=LAYERS, n_head=HEADS,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-    )
-    _save(GPT2LMHeadModel(config), tok, folder)
-
-
-def build_llama(folder: Path, seed: int = 0) -> None:
-    tok = tokenization.build_byte_fallback_bpe(_texts(), vocab_size=320)
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=WIDTH, intermediate_size=2 * WIDTH,
-        num_hidden_layers=LAYERS, num_attention_heads=HEADS, num_key_value_heads=HEADS // 2,
-        max_position_embeddings=128, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
-    )
-    _save(LlamaForCausalLM(config), tok, folder)
-
-
-def build_t5(folder: Path, seed: int = 0) -> None:
-    tok = tokenization.build_sentencepiece_unigram(_texts(), vocab_size=200)
-    torch.manual_seed(seed)
-    config = T5Config(
-        vocab_size=len(tok), d_model=WIDTH, d_kv=WIDTH // HEADS, d_ff=2 * WIDTH,
-        num_layers=LAYERS, num_decoder_layers=LAYERS, num_heads=HEADS,
-        relative_attention_num_buckets=16, relative_attention_max_distance=32,
-        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-        decoder_start_token_id=tok.pad_token_id,
-    )
-    _save(T5ForConditionalGeneration(config), tok, folder)
-
-
-BUILDERS = {"mini-bert": build_bert, "mini-gpt": build_gpt2, "mini-llama": build_llama, "mini-t5": build_t5}
+    _save(build_model(name, tok, width=WIDTH, layers=LAYERS, heads=HEADS), tok, folder)
 
 
 def _save(model, tok, folder: Path) -> None:
@@ -124,9 +78,9 @@ def _save(model, tok, folder: Path) -> None:
 
 def build_all(root: Path, seed: int = 0) -> dict[str, Path]:
     paths = {}
-    for name, build in BUILDERS.items():
+    for name in TOKENIZERS:
         paths[name] = Path(root) / name
-        build(paths[name], seed=seed)
+        build(name, paths[name], seed=seed)
     return paths
 
 

@@ -74,32 +74,36 @@ RECIPES = {
 WIDTH, LAYERS, HEADS = 128, 4, 4
 
 
-def build_model(name: str, tok) -> torch.nn.Module:
-    """A freshly initialised model of the recipe's class, sized to stay well under 10 MB."""
+def build_model(name: str, tok, width: int = WIDTH, layers: int = LAYERS, heads: int = HEADS) -> torch.nn.Module:
+    """A freshly initialised model of the recipe's class, sized to stay well under 10 MB.
+
+    T5 splits `layers` between its encoder and decoder.
+    """
     if name == "mini-bert":
         return BertForPreTraining(BertConfig(
-            vocab_size=len(tok), hidden_size=WIDTH, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
-            intermediate_size=4 * WIDTH, max_position_embeddings=128, type_vocab_size=2,
+            vocab_size=len(tok), hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
+            intermediate_size=4 * width, max_position_embeddings=128, type_vocab_size=2,
             pad_token_id=tok.pad_token_id, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
         ))
     if name == "mini-gpt":
         return GPT2LMHeadModel(GPT2Config(
-            vocab_size=len(tok), n_positions=128, n_embd=WIDTH, n_layer=LAYERS, n_head=HEADS,
+            vocab_size=len(tok), n_positions=128, n_embd=width, n_layer=layers, n_head=heads,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
             resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
         ))
     if name == "mini-llama":
         return LlamaForCausalLM(LlamaConfig(
-            vocab_size=len(tok), hidden_size=WIDTH, intermediate_size=3 * WIDTH, num_hidden_layers=LAYERS,
-            num_attention_heads=HEADS, num_key_value_heads=HEADS // 2, max_position_embeddings=128,
+            vocab_size=len(tok), hidden_size=width, intermediate_size=3 * width, num_hidden_layers=layers,
+            num_attention_heads=heads, num_key_value_heads=heads // 2, max_position_embeddings=128,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
             tie_word_embeddings=True,
         ))
     if name == "mini-t5":
         return T5ForConditionalGeneration(T5Config(
-            vocab_size=len(tok), d_model=WIDTH, d_kv=WIDTH // HEADS, d_ff=3 * WIDTH, num_layers=2,
-            num_decoder_layers=2, num_heads=HEADS, dropout_rate=0.0, pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id,
+            vocab_size=len(tok), d_model=width, d_kv=width // heads, d_ff=3 * width,
+            num_layers=max(1, layers // 2), num_decoder_layers=max(1, layers // 2), num_heads=heads,
+            dropout_rate=0.0, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+            decoder_start_token_id=tok.pad_token_id,
         ))
     raise ValueError(f"No recipe named {name!r}; choose from {', '.join(RECIPES)}.")
 
