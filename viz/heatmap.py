@@ -31,7 +31,7 @@ def _axes(fig: go.Figure, attn: AttentionSet) -> None:
     rows = len(attn.query_tokens)
     fig.update_layout(
         height=int(min(900, max(340, 150 + 24 * rows))),
-        xaxis=dict(token_axis(attn.key_tokens, "key (attended to)"), tickangle=-60 if len(attn.key_tokens) > 12 else 0),
+        xaxis=dict(token_axis(attn.key_tokens, "key (attended to)"), tickangle=-90 if len(attn.key_tokens) > 12 else 0),
         yaxis=dict(token_axis(attn.query_tokens, "query (attending)"), autorange="reversed"),
     )
 

@@ -18,7 +18,7 @@ def token_axis(labels: tuple[str, ...] | list[str], title: str) -> dict:
         ticktext=list(labels),
         showgrid=False,
         zeroline=False,
-        automargin=True,
+        automargin=False,  # fixed margins: automargin redraw loops squeezed narrow plots
         tickfont=dict(size=13 if len(labels) <= 32 else 10),
     )
     return axis
@@ -29,7 +29,7 @@ def base_layout(title: str, height: int = 460) -> dict:
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=16)),
         font=FONT,
         height=height,
-        margin=dict(l=10, r=10, t=48, b=10),
+        margin=dict(l=120, r=10, t=48, b=120),
         paper_bgcolor="white",
         plot_bgcolor="white",
     )
