@@ -211,10 +211,6 @@ class ModelCache:
         with self._lock:
             return list(self._models)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
-
 
 CACHE = ModelCache()
 

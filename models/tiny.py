@@ -12,10 +12,8 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig
-
 from models import tokenization
-from models.train import build_model
+from models.train import build_model, save
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +53,12 @@ def build(name: str, folder: Path, seed: int = 0) -> None:
 
 def _save(model, tok, folder: Path) -> None:
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    if model.can_generate():
-        model.generation_config = GenerationConfig(
-            bos_token_id=getattr(model.config, "bos_token_id", None),
-            eos_token_id=model.config.eos_token_id,
-            pad_token_id=model.config.pad_token_id,
-            decoder_start_token_id=getattr(model.config, "decoder_start_token_id", None),
-        )
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
     params = sum(p.numel() for p in model.parameters())
+    save(model.eval(), tok, folder, {"name": folder.name, "parameters": params, "trained": False},
+         dtype=torch.float32)
     (folder / "README.md").write_text(
-        f"# {folder.name}\n\nUntrained placeholder: {type(model).__name__} with random weights "
-        f"({params:,} parameters), built by `python -m models.tiny`. Its attention shows the "
-        "mechanics (masks, shapes), not learned structure.\n",
+        f"# {folder.name}\n\nUntrained test checkpoint: {type(model).__name__} with random weights "
+        f"({params:,} parameters), built by `python -m models.tiny`.\n",
         encoding="utf-8",
     )
     log.info("wrote %s (%d parameters)", folder, params)

@@ -317,8 +317,9 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
     return summary
 
 
-def save(model, tok, out_dir: Path, summary: dict) -> None:
-    """save_pretrained in float16 (half the bytes; the app loads it back as float32)."""
+def save(model, tok, out_dir: Path, summary: dict, dtype: torch.dtype = torch.float16) -> None:
+    """save_pretrained, by default in float16 (half the bytes; the app loads it back as float32)."""
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if model.can_generate():
         config = model.config
@@ -327,7 +328,7 @@ def save(model, tok, out_dir: Path, summary: dict) -> None:
             pad_token_id=config.pad_token_id, decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
             max_new_tokens=32,
         )
-    model.to(torch.float16).save_pretrained(out_dir)
+    model.to(dtype).save_pretrained(out_dir)
     model.to(torch.float32)
     tok.save_pretrained(out_dir)
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
