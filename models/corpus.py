@@ -311,7 +311,7 @@ class Grammar:
                 adj_en, adj_zh = a_en, a_zh + ("的" if needs_de else "")
         noun_en = sing if number == "s" else plur
         if det == "a":
-            article = "an" if (adj_en or noun_en)[0] in "aeiou" else "a"
+            article = indefinite_article(adj_en or noun_en)
             en = " ".join(x for x in (article, adj_en, noun_en) if x)
             zh = f"一{classifier}{adj_zh}{zh_noun}"
         elif number == "p":
@@ -530,7 +530,7 @@ class Grammar:
         if kind == "has":
             animal = self.pick(ANIMALS)
             a_en, a_zh, needs_de, _ = self._adjective("animal")
-            art = "an" if a_en[0] in "aeiou" else "a"
+            art = indefinite_article(a_en)
             first = Pair(
                 Sentence(f"{zh_name}有一{animal[3]}{a_zh}{'的' if needs_de else ''}{animal[2]}", "zh", "story"),
                 Sentence(f"{en_name} has {art} {a_en} {animal[0]}", "en", "story"),
@@ -542,7 +542,7 @@ class Grammar:
             )
             return first, second
         thing = self.pick(OBJECTS)
-        art = "an" if thing[0][0] in "aeiou" else "a"
+        art = indefinite_article(thing[0])
         if kind == "bought":
             first = Pair(Sentence(f"{zh_name}买了一{thing[3]}{thing[2]}", "zh", "story"),
                          Sentence(f"{en_name} bought {art} {thing[0]}", "en", "story"))
@@ -557,6 +557,16 @@ class Grammar:
             second = Pair(Sentence(f"{pron_zh}把{thing[2]}给了{other_zh}", "zh", "story"),
                           Sentence(f"{pron_en.capitalize()} gave the {thing[0]} to {other_en}", "en", "story"))
         return first, second
+
+
+def indefinite_article(word: str) -> str:
+    """"a" or "an" by the sound of the word, not its first letter (a useful, an honest)."""
+    word = word.lower()
+    if word.startswith(("use", "uni", "one")):
+        return "a"
+    if word.startswith(("hon", "hour")) or word[0] in "aeiou":
+        return "an"
+    return "a"
 
 
 def pairs(n: int, seed: int = 0) -> list[Pair]:

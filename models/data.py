@@ -52,6 +52,7 @@ class Trace:
     predictions: tuple[Prediction, ...] = ()
     output_text: str = ""  # encoder-decoders: the greedy output
     decoder_tokens: tuple[str, ...] = ()  # encoder-decoders: the decoder's input tokens
+    next_sentence: float | None = None  # encoders with an NSP head, on a "A [SEP] B" pair: P(IsNext)
     notices: tuple[str, ...] = field(default=())
 
     @property

@@ -65,6 +65,9 @@ def build_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
         sep_token="[SEP]",
         pad_token="[PAD]",
         mask_token="[MASK]",
+        # Segment ids are part of BERT's input: without this name they are silently dropped
+        # and a sentence pair reads as one segment.
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
 
 

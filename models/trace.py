@@ -75,10 +75,23 @@ def _position_limit(loaded: LoadedModel) -> int:
     return min(limits)
 
 
+def _split_pair(loaded: LoadedModel, text: str) -> tuple[str, str | None]:
+    """"first [SEP] second" -> a sentence pair for encoders, as BERT's NSP reads it."""
+    sep = loaded.tokenizer.sep_token
+    if loaded.family != "encoder" or not sep or sep not in text:
+        return text, None
+    first, second = text.split(sep, 1)
+    second = second.replace(sep, " ").strip()
+    if not first.strip() or not second:
+        return text, None
+    return first.strip(), second
+
+
 def _encode(loaded: LoadedModel, text: str, limit: int, notices: list[str]):
     tok = loaded.tokenizer
-    full = tok(text, add_special_tokens=True)["input_ids"]
-    enc = tok(text, return_tensors="pt", truncation=True, max_length=limit)
+    first, second = _split_pair(loaded, text)
+    full = tok(first, second, add_special_tokens=True)["input_ids"]
+    enc = tok(first, second, return_tensors="pt", truncation=True, max_length=limit)
     if len(full) > limit:
         notices.append(f"Input cut to its first {limit} of {len(full)} tokens.")
     ids = enc["input_ids"]
@@ -128,6 +141,11 @@ def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_
     return _trace_seq2seq(loaded, enc, valid, max_new_tokens, common, notices)
 
 
+def _key_mask(valid: np.ndarray) -> np.ndarray:
+    """Bidirectional attention with padding: every query may attend every real (non-pad) key."""
+    return np.ones((len(valid), 1), np.float32) * valid[None, :].astype(np.float32)
+
+
 def _trace_encoder(loaded, enc, valid, top_k, common, notices) -> Trace:
     out = loaded.model(**enc, output_attentions=True)
     logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
@@ -137,8 +155,13 @@ def _trace_encoder(loaded, enc, valid, top_k, common, notices) -> Trace:
     if not positions:
         notices.append(f"Add {loaded.tokenizer.mask_token or '[MASK]'} to the text to see what the model fills in.")
     predictions = tuple(Prediction(i, _top_k(loaded, logits[0, i], top_k)) for i in positions)
-    attn = AttentionSet("encoder", _stack(out.attentions), np.outer(valid, valid).astype(np.float32), tokens, tokens)
-    return Trace(**common, attentions=(attn,), predictions=predictions, notices=tuple(notices))
+    next_sentence = None
+    nsp_logits = getattr(out, "seq_relationship_logits", None)
+    if nsp_logits is not None and "token_type_ids" in enc and int(enc["token_type_ids"].max()) == 1:
+        next_sentence = float(torch.softmax(nsp_logits[0].float(), -1)[0])  # label 0 = IsNext
+    attn = AttentionSet("encoder", _stack(out.attentions), _key_mask(valid), tokens, tokens)
+    return Trace(**common, attentions=(attn,), predictions=predictions, next_sentence=next_sentence,
+                 notices=tuple(notices))
 
 
 def _trace_decoder(loaded, enc, valid, top_k, common, notices) -> Trace:
@@ -167,7 +190,7 @@ def _trace_seq2seq(loaded, enc, valid, max_new_tokens, common, notices) -> Trace
     enc_tokens = common["tokens"]
     t, s = len(dec_tokens), len(enc_tokens)
     attentions = (
-        AttentionSet("encoder", _stack(out.encoder_attentions), np.outer(valid, valid).astype(np.float32), enc_tokens, enc_tokens),
+        AttentionSet("encoder", _stack(out.encoder_attentions), _key_mask(valid), enc_tokens, enc_tokens),
         AttentionSet("decoder", _stack(out.decoder_attentions), _causal(t), dec_tokens, dec_tokens),
         AttentionSet("cross", _stack(out.cross_attentions), np.ones((t, 1), np.float32) * valid[None, :s], dec_tokens, enc_tokens),
     )
@@ -175,6 +198,70 @@ def _trace_seq2seq(loaded, enc, valid, max_new_tokens, common, notices) -> Trace
     if dec_ids[-1] != loaded.model.generation_config.eos_token_id and len(dec_ids) - 1 >= max_new_tokens:
         notices.append(f"Output stopped at {max_new_tokens} new tokens before an end-of-sequence token.")
     return Trace(**common, attentions=attentions, output_text=text, decoder_tokens=dec_tokens, notices=tuple(notices))
+
+
+@torch.inference_mode()
+def run_padded_batch(key: str, texts: list[str], *, device: str | None = None) -> tuple[Trace, ...]:
+    """Encoders: a batch of sentences padded to the longest, one Trace per row.
+
+    Each row's mask is the one BERT applies: every query may attend every real key, never a
+    [PAD] key, so the shorter sentence's attention to its padding is exactly 0.
+    """
+    loaded = get_model(key, device)
+    if loaded.family != "encoder":
+        raise ValueError(f"{loaded.spec.name} is a {loaded.family}; a padded batch is shown for encoders.")
+    if not 1 <= len(texts) <= 8:
+        raise ValueError("Give between 1 and 8 sentences for a batch.")
+    texts = [clean_text(t)[0] for t in texts]
+    enc = loaded.tokenizer(texts, padding=True, truncation=True, max_length=_position_limit(loaded), return_tensors="pt")
+    enc = {k: v.to(loaded.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    out = loaded.model(**enc, output_attentions=True)
+    stacked = torch.stack(out.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
+    traces = []
+    for row in range(len(texts)):
+        ids = enc["input_ids"][row].tolist()
+        valid = enc["attention_mask"][row].float().cpu().numpy()
+        tokens = display_tokens(loaded.tokenizer, ids)
+        padding = int((valid == 0).sum())
+        notices = (f"{padding} [PAD] token(s) make this row as long as the longest.",) if padding else ()
+        attn = AttentionSet("encoder", stacked[row], _key_mask(valid), tokens, tokens)
+        traces.append(Trace(loaded.spec.key, loaded.spec.name, loaded.family, tokens, np.asarray(ids, np.int64),
+                            _special(loaded, ids), (attn,), notices=notices))
+    return tuple(traces)
+
+
+def prefix_lm_mask(n: int, prefix: int) -> np.ndarray:
+    """(n, n) 1/0: the first `prefix` tokens attend to each other both ways, the rest causally."""
+    mask = _causal(n)
+    mask[:prefix, :prefix] = 1.0
+    return mask
+
+
+@torch.inference_mode()
+def run_prefix_lm(key: str, text: str, prefix: int, *, device: str | None = None) -> Trace:
+    """A decoder run under a prefix-LM mask (non-causal prefix, causal continuation), the
+    middle of the causal-decoder / prefix-decoder / encoder-decoder taxonomy (Raffel et al.
+    2020; Wang et al. 2022). Our decoders were trained causally: this shows what the mask
+    lets through, not a trained prefix-LM."""
+    text, cut = clean_text(text)
+    loaded = get_model(key, device)
+    if loaded.family != "decoder":
+        raise ValueError(f"{loaded.spec.name} is a {loaded.family}; the prefix-LM mask is applied to decoders.")
+    notices = list(cut)
+    enc = _encode(loaded, text, _position_limit(loaded), notices)
+    ids = enc["input_ids"][0].tolist()
+    n = len(ids)
+    prefix = int(prefix)
+    if not 0 <= prefix <= n:
+        raise ValueError(f"The prefix must be between 0 and {n} tokens for this text.")
+    mask = prefix_lm_mask(n, prefix)
+    additive = torch.zeros(1, 1, n, n, device=loaded.device)
+    additive[0, 0][torch.from_numpy(mask == 0).to(loaded.device)] = torch.finfo(torch.float32).min
+    out = loaded.model(input_ids=enc["input_ids"], attention_mask=additive, output_attentions=True)
+    tokens = display_tokens(loaded.tokenizer, ids)
+    attn = AttentionSet("decoder", _stack(out.attentions), mask, tokens, tokens)
+    return Trace(loaded.spec.key, loaded.spec.name, loaded.family, tokens, np.asarray(ids, np.int64),
+                 _special(loaded, ids), (attn,), notices=tuple(notices))
 
 
 def trace_to_json(trace: Trace) -> dict:
@@ -211,7 +298,7 @@ def _outputs_json(trace: Trace) -> dict:
         for p in trace.predictions
     ]
     if trace.family == "encoder":
-        return {"kind": "masked", "masks": preds}
+        return {"kind": "masked", "masks": preds, "next_sentence": trace.next_sentence}
     if trace.family == "decoder":
         return {"kind": "next_token", "next_token": preds[0]["top_k"] if preds else []}
     return {"kind": "generation", "text": trace.output_text, "tokens": list(trace.decoder_tokens)}

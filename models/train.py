@@ -65,10 +65,10 @@ class Recipe:
 
 
 RECIPES = {
-    "mini-bert": Recipe("mini-bert", "encoder", tokenization.build_wordpiece, 1500, 5000, 64, 1e-3),
+    "mini-bert": Recipe("mini-bert", "encoder", tokenization.build_wordpiece, 1500, 6000, 64, 1e-3),
     "mini-gpt": Recipe("mini-gpt", "decoder", tokenization.build_byte_bpe, 1500, 5000, 64, 1e-3),
     "mini-llama": Recipe("mini-llama", "decoder", tokenization.build_byte_fallback_bpe, 1500, 5000, 64, 1e-3),
-    "mini-t5": Recipe("mini-t5", "encoder-decoder", tokenization.build_sentencepiece_unigram, 2000, 3600, 64, 3e-3),
+    "mini-t5": Recipe("mini-t5", "encoder-decoder", tokenization.build_sentencepiece_unigram, 2000, 3000, 64, 3e-3),
 }
 
 WIDTH, LAYERS, HEADS = 128, 4, 4
@@ -147,29 +147,32 @@ def causal_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> 
 
 
 def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator) -> Iterator[dict]:
-    """Half single sentences (no NSP label), half pairs: a story's two sentences (IsNext), or its
-    first sentence followed by another story's second or by any other sentence (NotNext)."""
+    """Batches of single sentences (no NSP label, 40 %) or of sentence pairs (60 %).
+
+    A batch holds one kind only, so short single sentences are not padded to pair length. Pairs
+    are half IsNext (a story's two sentences), half NotNext: the first sentence followed by
+    another story's second (mostly, as the held-out NSP test does) or by any other sentence.
+    """
     singles = _encode(tok, [s.text for p in pairs for s in (p.zh, p.en)])
     firsts = {lang: _encode(tok, [getattr(f, lang).text for f, _ in stories]) for lang in ("zh", "en")}
     seconds = {lang: _encode(tok, [getattr(n, lang).text for _, n in stories]) for lang in ("zh", "en")}
-    cls, sep, mask_id = tok.cls_token_id, tok.sep_token_id, tok.mask_token_id
-    specials = set(tok.all_special_ids)
+    cls, sep = tok.cls_token_id, tok.sep_token_id
     while True:
         rows, types, nsp = [], [], []
+        with_pairs = rng.random() < 0.6
         for _ in range(batch_size):
-            kind = rng.random()
-            if kind < 0.5:
-                a = singles[rng.randrange(len(singles))]
-                rows.append([cls, *a, sep])
+            if not with_pairs:
+                rows.append([cls, *singles[rng.randrange(len(singles))], sep])
                 types.append([0] * len(rows[-1]))
                 nsp.append(-100)
                 continue
             lang = rng.choice(("zh", "en"))
             i = rng.randrange(len(stories))
             a = firsts[lang][i]
-            if kind < 0.75:
+            kind = rng.random()
+            if kind < 0.5:
                 b, label = seconds[lang][i], 0
-            elif kind < 0.875:
+            elif kind < 0.85:
                 j = (i + 1 + rng.randrange(len(stories) - 1)) % len(stories)
                 b, label = seconds[lang][j], 1
             else:
@@ -179,18 +182,39 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: 
             nsp.append(label)
         ids = _pad(rows, tok.pad_token_id)
         attention = _pad([[1] * len(r) for r in rows], 0)
-        token_types = _pad(types, 0)
-        candidates = attention.bool() & ~torch.isin(ids, torch.tensor(sorted(specials)))
-        chosen = (torch.rand(ids.shape, generator=gen) < 0.15) & candidates
-        labels = ids.masked_fill(~chosen, -100)
-        roll = torch.rand(ids.shape, generator=gen)
-        inputs = ids.clone()
-        inputs[chosen & (roll < 0.8)] = mask_id
-        random_tokens = torch.randint(len(specials), len(tok), ids.shape, generator=gen)
-        swap = chosen & (roll >= 0.8) & (roll < 0.9)
-        inputs[swap] = random_tokens[swap]
-        yield {"input_ids": inputs, "attention_mask": attention, "token_type_ids": token_types,
+        inputs, labels = mask_tokens(tok, ids, attention, gen)
+        yield {"input_ids": inputs, "attention_mask": attention, "token_type_ids": _pad(types, 0),
                "labels": labels, "next_sentence_label": torch.tensor(nsp)}
+
+
+def mask_tokens(tok, ids: torch.Tensor, attention: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking: 15 % of the non-special tokens are chosen as targets; of those 80 % become
+    [MASK], 10 % a random token and 10 % stay. Returns (inputs, labels with -100 elsewhere)."""
+    specials = torch.tensor(sorted(tok.all_special_ids))
+    candidates = attention.bool() & ~torch.isin(ids, specials)
+    chosen = (torch.rand(ids.shape, generator=gen) < 0.15) & candidates
+    labels = ids.masked_fill(~chosen, -100)
+    roll = torch.rand(ids.shape, generator=gen)
+    inputs = ids.clone()
+    inputs[chosen & (roll < 0.8)] = tok.mask_token_id
+    random_tokens = torch.randint(len(specials), len(tok), ids.shape, generator=gen)
+    swap = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[swap] = random_tokens[swap]
+    return inputs, labels
+
+
+def pretraining_loss(model: BertForPreTraining, batch: dict) -> torch.Tensor:
+    """BertForPreTraining's loss (masked-LM cross-entropy plus NSP cross-entropy), with the
+    prediction head run on the chosen positions only: the other 85 % have no target, and the
+    head over the vocabulary is a fifth of the model's compute."""
+    sequence, pooled = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  token_type_ids=batch["token_type_ids"])[:2]
+    chosen = batch["labels"] != -100
+    loss = torch.nn.functional.cross_entropy(model.cls.predictions(sequence[chosen]), batch["labels"][chosen])
+    nsp = batch["next_sentence_label"]
+    if (nsp != -100).any():
+        loss = loss + torch.nn.functional.cross_entropy(model.cls.seq_relationship(pooled), nsp, ignore_index=-100)
+    return loss
 
 
 def span_corrupt(ids: list[int], sentinels: list[int], rng: random.Random, eos: int) -> tuple[list[int], list[int]]:
@@ -291,7 +315,8 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
     losses = []
     bar = tqdm(range(steps), desc=name, disable=not progress, mininterval=1.0)
     for _ in bar:
-        loss = model(**next(data)).loss
+        batch = next(data)
+        loss = pretraining_loss(model, batch) if recipe.family == "encoder" else model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -92,3 +92,21 @@ def test_pronouns_agree_with_their_antecedent(sample):
 def test_word_order_differs_for_time_adverbs(sample):
     moved = [p for p in sample if p.en.template == "transitive" and p.en.text.endswith("every day")]
     assert moved and all("每天" in p.zh.text and not p.zh.text.endswith("每天") for p in moved)
+
+
+@pytest.mark.parametrize("word, article", [("useful", "a"), ("umbrella", "an"), ("honest", "an"),
+                                           ("horse", "a"), ("elephant", "an"), ("very old", "a")])
+def test_indefinite_article_follows_the_sound(word, article):
+    assert corpus.indefinite_article(word) == article
+
+
+def test_generated_english_uses_the_right_article(sample):
+    import re
+
+    stories = [s.en.text for pair in corpus.stories(2000, seed=0) for s in pair]
+    checked = 0
+    for text in [p.en.text for p in sample] + stories:
+        for article, word in re.findall(r"\b(an?) (\w+)", text.lower()):
+            assert article == corpus.indefinite_article(word), text
+            checked += 1
+    assert checked > 1000

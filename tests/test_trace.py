@@ -190,3 +190,53 @@ def test_any_text_gives_a_result_or_a_clear_error(tiny_models, allow_any_model, 
             assert str(err)
             continue
         assert len(tr.tokens) == tr.attentions[0].attn.shape[-1]
+
+
+def test_sentence_pair_gets_segments_and_next_sentence_probability():
+    # The embedded BERT: "A [SEP] B" is read as a pair, as its NSP head was trained.
+    first, second = "小明买了一个杯子", "他把杯子放在桌子上"
+    tr = run_trace("mini-bert", f"{first} [SEP] {second}")
+    assert tr.tokens.count("[SEP]") == 2 and tr.tokens[0] == "[CLS]"
+    folder = "assets/models/mini-bert"
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = BertForPreTraining.from_pretrained(folder).eval()
+    with torch.no_grad():
+        logits = model(**tok(first, second, return_tensors="pt")).seq_relationship_logits
+    assert tr.next_sentence == pytest.approx(float(torch.softmax(logits[0], -1)[0]), abs=1e-5)
+    assert trace_to_json(tr)["outputs"]["next_sentence"] == tr.next_sentence
+    assert run_trace("mini-bert", first).next_sentence is None
+
+
+def test_padded_batch_masks_the_padding_keys_only():
+    long, short = "The keys to the cabinet are on the table", "I like eating apples"
+    rows = trace_mod.run_padded_batch("mini-bert", [long, short])
+    assert len(rows[0].tokens) == len(rows[1].tokens)
+    pads = np.array([t == "[PAD]" for t in rows[1].tokens])
+    assert pads.sum() > 0 and not any(t == "[PAD]" for t in rows[0].tokens)
+    a = rows[1].attentions[0]
+    assert np.all(a.mask[:, pads] == 0) and np.all(a.mask[:, ~pads] == 1)
+    assert np.all(a.attn[..., pads] == 0.0)
+    np.testing.assert_allclose(a.attn.sum(-1), 1.0, atol=1e-5)
+    # The real tokens attend exactly as they do alone, padding or not.
+    alone = run_trace("mini-bert", short).attentions[0].attn
+    np.testing.assert_allclose(a.attn[:, :, ~pads][:, :, :, ~pads], alone, atol=1e-5)
+    with pytest.raises(ValueError, match="encoders"):
+        trace_mod.run_padded_batch("mini-gpt", [long, short])
+
+
+@pytest.mark.parametrize("model", ["mini-gpt", "mini-llama"])
+def test_prefix_lm_mask_is_what_the_model_applies(model):
+    text = "The cat chases a mouse"
+    causal = run_trace(model, text).attentions[0]
+    n = len(causal.query_tokens)
+    prefix = 3
+    tr = trace_mod.run_prefix_lm(model, text, prefix)
+    a = tr.attentions[0]
+    assert np.array_equal(a.mask, trace_mod.prefix_lm_mask(n, prefix))
+    assert np.all(a.attn[:, :, a.mask == 0] == 0.0)
+    assert np.all(a.attn[:, :, a.mask == 1] > 0.0)  # the prefix looks ahead inside itself
+    np.testing.assert_allclose(a.attn.sum(-1), 1.0, atol=1e-5)
+    # Prefix 1 is the causal mask: the same attention as a plain run.
+    np.testing.assert_allclose(trace_mod.run_prefix_lm(model, text, 1).attentions[0].attn, causal.attn, atol=1e-6)
+    with pytest.raises(ValueError, match="prefix"):
+        trace_mod.run_prefix_lm(model, text, n + 1)

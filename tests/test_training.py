@@ -66,7 +66,7 @@ def test_bert_batches_follow_the_80_10_10_rule():
     data = train.bert_batches(tok, pairs, stories, 256, random.Random(0), torch.Generator().manual_seed(0))
     chosen = masked = kept = total = 0
     nsp = []
-    for _ in range(8):
+    for _ in range(16):
         batch = next(data)
         labels, inputs = batch["labels"], batch["input_ids"]
         real = (batch["attention_mask"] == 1) & ~torch.isin(inputs, torch.tensor(tok.all_special_ids)) | (labels != -100)
@@ -80,3 +80,28 @@ def test_bert_batches_follow_the_80_10_10_rule():
     assert 0.77 < masked / chosen < 0.83
     assert 0.08 < kept / chosen < 0.13  # 10 % kept, plus random draws that hit the same token
     assert {-100, 0, 1} == set(nsp)
+
+
+def test_pretraining_loss_equals_bert_for_pretraining_loss():
+    import random
+
+    from models import corpus, tokenization
+
+    pairs, stories = corpus.pairs(400, 0), corpus.stories(60, 0)
+    tok = tokenization.build_wordpiece(train.tokenizer_texts(pairs, stories), 600)
+    torch.manual_seed(0)
+    model = train.build_model("mini-bert", tok, width=32, layers=2, heads=2).eval()
+    data = train.bert_batches(tok, pairs, stories, 16, random.Random(0), torch.Generator().manual_seed(0))
+    with_nsp = set()
+    for _ in range(6):
+        batch = next(data)
+        has_pairs = bool((batch["next_sentence_label"] != -100).any())
+        with_nsp.add(has_pairs)
+        if has_pairs:
+            reference = model(**batch).loss
+        else:
+            # With no NSP label at all transformers' sum is NaN; the MLM term is the whole loss.
+            logits = model(**{k: v for k, v in batch.items() if k != "next_sentence_label"}).prediction_logits
+            reference = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten())
+        assert torch.allclose(train.pretraining_loss(model, batch), reference, atol=1e-5)
+    assert with_nsp == {True, False}

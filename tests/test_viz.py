@@ -97,5 +97,6 @@ def test_outputs_html_lists_predictions_and_notices():
 
 
 def test_viz_does_not_import_torch():
-    code = "import sys, viz.heatmap, viz.tokens; sys.exit('torch' in sys.modules)"
+    code = ("import sys, viz.heatmap, viz.tokens, viz.overview, viz.patterns, viz.graphs, models.analysis; "
+            "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -1,0 +1,162 @@
+"""Head patterns, rank, rollout and flow on hand-made attention, where the answer is known."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from models import analysis
+from models.data import AttentionSet
+
+
+def _set(heads: list[np.ndarray], kind: str = "encoder", tokens=None) -> AttentionSet:
+    n = heads[0].shape[0]
+    tokens = tuple(tokens or (f"t{i}" for i in range(n)))
+    mask = np.tril(np.ones((n, n), np.float32)) if kind == "decoder" else np.ones((n, n), np.float32)
+    return AttentionSet(kind, np.stack(heads)[None].astype(np.float32), mask, tokens, tokens)
+
+
+def _rows(matrix: np.ndarray) -> np.ndarray:
+    return matrix / matrix.sum(1, keepdims=True)
+
+
+def _previous(n: int, strength: float = 0.9) -> np.ndarray:
+    a = np.tril(np.full((n, n), 1e-3))
+    for i in range(n):
+        a[i, max(i - 1, 0)] += strength
+    return _rows(a)
+
+
+def _sink(n: int) -> np.ndarray:
+    a = np.tril(np.full((n, n), 0.02))
+    a[:, 0] = 1.0
+    return _rows(a)
+
+
+def test_built_heads_get_their_labels():
+    n = 10
+    uniform_causal = _rows(np.tril(np.ones((n, n))))
+    patterns = analysis.head_patterns(_set([_previous(n), _sink(n), _rows(np.eye(n) + 0.01), uniform_causal], "decoder"))
+    assert list(patterns.label[0]) == ["previous-token", "sink", "diagonal", "broad"]
+    assert patterns.previous[0, 0] == pytest.approx(np.mean([_previous(n)[i, i - 1] for i in range(1, n)]), rel=1e-6)
+    assert patterns.score[0, 0] == patterns.previous[0, 0]
+    assert patterns.vertical_key[0, 1] == 0
+    assert patterns.entropy[0, 3] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_next_token_and_block_heads_in_an_encoder():
+    n = 8
+    nxt = np.full((n, n), 1e-3)
+    for i in range(n):
+        nxt[i, min(i + 1, n - 1)] += 1.0
+    tokens = ["a", "b", "c", ".", "d", "e", "f", "g"]
+    block = np.full((n, n), 1e-3)
+    for i in range(n):
+        for j in range(n):
+            if i != j and (i < 3) == (j < 3) and 3 not in (i, j):
+                block[i, j] = 1.0 / (3 if i < 3 else 4)  # spread inside the own segment
+    block[3, 3] = 1.0
+    patterns = analysis.head_patterns(_set([_rows(nxt), _rows(block)], "encoder", tokens))
+    assert list(patterns.label[0]) == ["next-token", "block"]
+    assert patterns.block[0, 1] > 0.9
+
+
+def test_distance_is_the_weighted_mean_offset():
+    n = 6
+    patterns = analysis.head_patterns(_set([_previous(n, strength=1e6)], "decoder"))
+    assert patterns.distance[0, 0] == pytest.approx(1.0, abs=1e-4)  # rows 1.. look one back
+
+
+def test_head_patterns_refuse_cross_attention():
+    cross = AttentionSet("cross", np.full((1, 1, 2, 3), 1 / 3, np.float32), np.ones((2, 3), np.float32),
+                         ("x", "y"), ("a", "b", "c"))
+    with pytest.raises(ValueError, match="self-attention"):
+        analysis.head_patterns(cross)
+
+
+@pytest.mark.parametrize("tolerance", [1e-2, 1e-4, 1e-7])
+def test_rank_equals_numpy_matrix_rank(tolerance):
+    rng = np.random.default_rng(1)
+    heads = [_rows(np.exp(rng.normal(scale=s, size=(12, 12))) * np.tril(np.ones((12, 12)))) for s in (1, 6, 12)]
+    heads.append(_rows(np.ones((12, 12))) + 0 * heads[0])  # rank one
+    report = analysis.attention_rank(_set(heads, "decoder"), tolerance)
+    for h, a in enumerate(heads):
+        expected = np.linalg.matrix_rank(a.astype(np.float32).astype(np.float64), rtol=tolerance)
+        assert report.rank[0, h] == expected
+        assert np.allclose(report.singular_values[0, h], np.linalg.svd(a.astype(np.float32).astype(np.float64), compute_uv=False))
+    assert report.rank[0, 3] == 1
+    assert report.effective_rank[0, 3] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_causal_matrix_is_full_rank_until_its_diagonal_is_tiny():
+    n = 8
+    a = _rows(np.tril(np.ones((n, n))) + 2 * np.eye(n))  # lower triangular, diagonal well above 0
+    report = analysis.attention_rank(_set([a], "decoder"), 1e-6)
+    assert report.rank[0, 0] == n and report.min_diagonal[0, 0] > 0.1
+    assert np.prod(np.diag(a)) > 0  # det of a triangular matrix: the diagonal's product
+    # A previous-token head is triangular with a positive diagonal too, but its diagonal is
+    # ~1e-3: the smallest singular value falls like 1e-3^n, so numerically it loses rank.
+    shifted = analysis.attention_rank(_set([_previous(n)], "decoder"), 1e-6)
+    assert shifted.rank[0, 0] < n and shifted.min_diagonal[0, 0] > 0
+    tiny = np.tril(np.full((n, n), 1e-12))
+    tiny[:, 0] = 1.0
+    tiny = _rows(tiny)  # still triangular with a positive diagonal, but ~1e-12 there
+    report = analysis.attention_rank(_set([tiny], "decoder"), 1e-6)
+    assert report.rank[0, 0] < n and report.min_diagonal[0, 0] < 1e-10
+
+
+def test_effective_rank_of_the_identity_is_n():
+    report = analysis.attention_rank(_set([np.eye(5)]), 1e-3)
+    assert report.effective_rank[0, 0] == pytest.approx(5.0)
+    assert report.rank[0, 0] == 5
+
+
+@pytest.mark.parametrize("tolerance", [0, 1, -1, float("nan")])
+def test_rank_refuses_bad_tolerance(tolerance):
+    with pytest.raises(ValueError, match="tolerance"):
+        analysis.attention_rank(_set([np.eye(3)]), tolerance)
+
+
+def _two_layers() -> np.ndarray:
+    first = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    second = np.array([[1.0, 0.0, 0.0], [0.9, 0.1, 0.0], [0.6, 0.1, 0.3]])
+    return np.stack([first[None], second[None]]).astype(np.float32)  # (layers, heads=1, 3, 3)
+
+
+def test_rollout_by_hand():
+    attn = _two_layers()
+    r1 = 0.5 * attn[0, 0] + 0.5 * np.eye(3)
+    r2 = 0.5 * attn[1, 0] + 0.5 * np.eye(3)
+    assert np.allclose(analysis.rollout(attn), r2 @ r1)
+    assert np.allclose(analysis.rollout(attn).sum(1), 1.0)
+    assert np.allclose(analysis.rollout(attn[:1]), r1)
+
+
+def test_flow_by_hand():
+    attn = _two_layers()
+    r1 = 0.5 * attn[0, 0].astype(np.float64) + 0.5 * np.eye(3)
+    r2 = 0.5 * attn[1, 0].astype(np.float64) + 0.5 * np.eye(3)
+    # One layer: the flow to j is the single edge's capacity.
+    assert np.allclose(analysis.flow(attn[:1], 2), r1[2], atol=1e-8)
+    # Two layers, one sink at a time: every path q -> k -> j is disjoint except at q, so the
+    # flow is sum over k of min(capacity q->k, capacity k->j).
+    expected = [sum(min(r2[2, k], r1[k, j]) for k in range(3)) for j in range(3)]
+    assert np.allclose(analysis.flow(attn, 2), expected, atol=1e-8)
+
+
+def test_flow_equals_networkx_maximum_flow():
+    rng = np.random.default_rng(3)
+    attn = rng.random((3, 2, 5, 5)).astype(np.float32)
+    attn /= attn.sum(-1, keepdims=True)
+    graph = analysis.flow_graph(attn)
+    expected = [nx.maximum_flow_value(graph, (3, 1), (0, j)) for j in range(5)]
+    assert np.allclose(analysis.flow(attn, 1), expected, atol=1e-7)
+
+
+def test_importance_defaults_and_bounds():
+    attn = _set([_previous(5)], "decoder")
+    result = analysis.importance(attn)
+    assert result.position == 4 and result.rollout.sum() == pytest.approx(1.0)
+    assert result.flow.max() <= 1.0 + 1e-9
+    assert result.rollout[4:].sum() > 0 and np.all(result.flow >= 0)
+    with pytest.raises(ValueError, match="Position 9"):
+        analysis.importance(attn, 9)

@@ -1,0 +1,109 @@
+"""The analysis figures (overview, head patterns, rank, graphs) carry exactly the data's numbers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models import analysis
+from models.data import AttentionSet
+from viz import graphs, overview, patterns
+
+
+def _set(kind="decoder", tokens=("the", "cat", "the", "mouse", "."), layers=3, heads=4, seed=0):
+    n = len(tokens)
+    rng = np.random.default_rng(seed)
+    mask = np.tril(np.ones((n, n), np.float32)) if kind == "decoder" else np.ones((n, n), np.float32)
+    scores = np.where(mask > 0, rng.normal(scale=2, size=(layers, heads, n, n)), -np.inf)
+    attn = np.exp(scores - scores.max(-1, keepdims=True))
+    attn = (attn / attn.sum(-1, keepdims=True)).astype(np.float32)
+    return AttentionSet(kind, attn, mask, tuple(tokens), tuple(tokens))
+
+
+def test_overview_tiles_are_the_heads():
+    a = _set()
+    fig = overview.overview_figure(a, "m")
+    z = np.asarray(fig.data[0].z)
+    n = len(a.query_tokens)
+    for layer in range(a.layers):
+        for head in range(a.heads):
+            tile = z[layer * (n + 1):layer * (n + 1) + n, head * (n + 1):head * (n + 1) + n]
+            np.testing.assert_array_equal(tile[a.mask > 0], a.attn[layer, head][a.mask > 0])
+            assert np.all(np.isnan(tile[a.mask == 0]))
+    assert np.all(np.isnan(z[n, :])) and np.all(np.isnan(z[:, n]))  # gaps between tiles
+    assert len(fig.data) == 1 and z.dtype == np.float32
+
+
+def test_clicked_cell_names_its_head():
+    a = _set()
+    fig = overview.overview_figure(a)
+    x, y = list(fig.data[0].x), list(fig.data[0].y)
+    n = len(a.query_tokens)
+    assert overview.parse_pick(x[3 * (n + 1) + 2], y[2 * (n + 1) + 1]) == (2, 3)
+    with pytest.raises(ValueError, match="gap"):
+        overview.parse_pick(x[n], y[0])
+    assert len(set(x)) == len(x) and len(set(y)) == len(y)
+
+
+def test_pattern_map_carries_labels_and_metrics():
+    a = _set()
+    p = analysis.head_patterns(a)
+    fig = patterns.pattern_map(p, "m")
+    heat = fig.data[0]
+    custom = np.asarray(heat.customdata)
+    assert custom[..., 0].tolist() == p.label.tolist()
+    for i, name in enumerate(patterns.PATTERN_FIELDS):
+        np.testing.assert_allclose(custom[..., 2 + i].astype(float), np.nan_to_num(getattr(p, name), nan=-1.0), rtol=1e-6)
+    assert {t.name.split(":")[0] for t in fig.data[1:]} == set(p.label.ravel())
+
+
+def test_rank_figures_carry_rank_and_singular_values():
+    enc, dec = analysis.attention_rank(_set("encoder"), 1e-3), analysis.attention_rank(_set("decoder"), 1e-3)
+    fig = patterns.rank_map(dec, "m")
+    assert np.asarray(fig.data[0].text).astype(int).tolist() == dec.rank.tolist()
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), dec.rank / 5, rtol=1e-6)
+    eff = patterns.effective_rank_map(enc)
+    np.testing.assert_allclose(np.asarray(eff.data[0].z), enc.effective_rank, rtol=1e-6)
+    spectrum = patterns.spectrum_figure([("enc", enc), ("dec", dec)], 1, 2)
+    np.testing.assert_allclose(np.asarray(spectrum.data[0].y), enc.singular_values[1, 2])
+    np.testing.assert_allclose(np.asarray(spectrum.data[2].y), dec.singular_values[1, 2])
+    assert spectrum.data[1].y[0] == pytest.approx(1e-3 * enc.singular_values[1, 2, 0])
+
+
+def test_decoder_token_graph_points_backwards_only():
+    a = _set("decoder")
+    g = graphs.token_graph(a, 1, 2, 0.1)
+    weights = a.attn[1, 2]
+    expected = {(q, k) for q in range(5) for k in range(5) if q != k and weights[q, k] >= 0.1}
+    assert set(g.edges) == expected and expected
+    assert all(k < q for q, k in g.edges)
+    assert all(g.edges[q, k]["weight"] == pytest.approx(float(weights[q, k])) for q, k in g.edges)
+    fig = graphs.token_graph_figure(g)
+    mids = [t for t in fig.data if t.name and t.name.startswith("edges")]
+    assert [t.name for t in mids] == ["edges to an earlier token"]
+    assert sorted(c[2] for c in mids[0].customdata) == sorted(g.edges[e]["weight"] for e in g.edges)
+
+
+def test_encoder_token_graph_has_forward_edges_and_threshold_cuts():
+    a = _set("encoder")
+    g = graphs.token_graph(a, 0, 0, 0.0)
+    assert g.number_of_edges() == 5 * 4 and any(k > q for q, k in g.edges)
+    assert graphs.token_graph(a, 0, 0, 1.0).number_of_edges() == 0
+    with pytest.raises(ValueError, match="threshold"):
+        graphs.token_graph(a, 0, 0, 2.0)
+
+
+def test_importance_figure_bars_equal_rollout_and_flow():
+    a = _set("decoder")
+    result = analysis.importance(a)
+    fig = graphs.importance_figure(result)
+    np.testing.assert_allclose(np.asarray(fig.data[0].y), result.rollout, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.data[1].y), result.flow, rtol=1e-6)
+
+
+def test_view_figures_serialise():
+    a = _set("encoder")
+    for fig in (overview.overview_figure(a), patterns.pattern_map(analysis.head_patterns(a)),
+                patterns.rank_map(analysis.attention_rank(a)), graphs.token_graph_figure(graphs.token_graph(a, 0, 0, 0.2)),
+                graphs.importance_figure(analysis.importance(a))):
+        json.loads(fig.to_json())
