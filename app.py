@@ -1,4 +1,4 @@
-"""Transformer Triptych: an encoder, a decoder and an encoder-decoder side by side, live.
+"""Transformer Triptych: BERT, GPT, T5 and LLaMA side by side, live, on real models.
 
 Gradio layout and wiring only: handlers call models/ for the numbers and viz/ for the
 figures. Run `python app.py` and open http://127.0.0.1:7860 (host and port follow
@@ -13,23 +13,48 @@ from pathlib import Path
 
 import gradio as gr
 
-from models import registry
-from models.trace import run_trace, trace_to_json
+from models import analysis, registry
+from models.loading import configure_threads
+from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
+from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap, mask_heatmap
+from viz.overview import overview_figure, parse_pick
+from viz.patterns import effective_rank_map, pattern_map, rank_map, spectrum_figure
 from viz.tokens import outputs_html, tokens_html
 
 log = logging.getLogger("triptych")
 
+ASSETS = Path(__file__).parent / "assets"
 EXAMPLE_TEXT = "The cat chases a mouse"
+SHORT_SENTENCE = "I like eating apples"
 MAX_INDEX = 127
+CONCURRENCY = 2
+# Every event that runs a model shares one queue of CONCURRENCY workers (a per-event limit would
+# let each of the many listeners run its own, oversubscribing the cores).
+RUNS = dict(concurrency_id="model", concurrency_limit=CONCURRENCY)
 THEME = gr.themes.Soft()
-CSS = (Path(__file__).parent / "assets" / "style.css").read_text(encoding="utf-8")
+CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
+JS = (ASSETS / "app.js").read_text(encoding="utf-8")
 
+# (slug, family, title, what to look for, default model)
 COLUMNS = (
-    ("encoder", "Encoder (BERT-style)", "Bidirectional: every token sees every other token."),
-    ("decoder", "Decoder (GPT / LLaMA-style)", "Causal: a token sees only itself and earlier tokens."),
-    ("encoder-decoder", "Encoder-decoder (T5-style)",
-     "Bidirectional encoder, causal decoder, and cross-attention from decoder to encoder."),
+    ("bert", "encoder", "BERT · encoder", "Bidirectional: every token sees every other token. "
+     "Put [MASK] in the text for its guesses, or 'A [SEP] B' for next-sentence prediction.", "mini-bert"),
+    ("gpt", "decoder", "GPT · decoder", "Causal: a token sees only itself and earlier tokens.", "mini-gpt"),
+    ("t5", "encoder-decoder", "T5 · encoder-decoder",
+     "Bidirectional encoder, causal decoder, cross-attention from output to input.", "mini-t5"),
+    ("llama", "decoder", "LLaMA · decoder",
+     "Causal like GPT, with RoPE, RMSNorm, SwiGLU and grouped-query attention.", "mini-llama"),
+)
+
+RANK_NOTE = (
+    "**Why a causal attention matrix is full rank.** It is lower triangular (a token never attends "
+    "ahead), and softmax gives every allowed key a weight above 0, so every diagonal entry is "
+    "positive; the determinant of a triangular matrix is the product of its diagonal, hence non-zero: "
+    "rank n in exact arithmetic. **Where numerical rank still falls below n:** when a head puts almost "
+    "nothing on the token itself (a previous-token or sink head), the diagonal holds tiny weights and the "
+    "smallest singular values fall below the tolerance. A bidirectional matrix has no such guarantee: "
+    "rows that all look at the same few tokens are nearly equal, and its rank drops."
 )
 
 
@@ -48,6 +73,21 @@ def user_errors():
                        "Try a shorter text or another model.", title="Internal error") from None
 
 
+def _choices(family: str | None = None) -> list[tuple[str, str]]:
+    return [(s.name, s.key) for s in registry.list_models(family)]
+
+
+def _clamp(value, top: int) -> int:
+    try:
+        return min(max(int(value), 0), top)
+    except (TypeError, ValueError):
+        raise ValueError("Layer and head must be whole numbers.") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Public JSON API
+
+
 def api_models() -> list[dict]:
     """Every model the app offers: key, display name, family and source."""
     return [
@@ -62,10 +102,45 @@ def api_attention_data(model: str, text: str) -> dict:
         return trace_to_json(run_trace(model, text))
 
 
-def _view(trace, kind, layer, head):
+def api_head_patterns(model: str, text: str) -> dict:
+    """Per self-attention kind, per layer/head: entropy, distance, sink, previous/diagonal/next, label."""
+    with user_errors():
+        trace = run_trace(model, text)
+        return analysis.patterns_to_json(trace, analysis.trace_patterns(trace))
+
+
+def api_attention_rank(model: str, text: str, tolerance: float = 1e-3) -> dict:
+    """Per attention kind: rank and effective_rank [layer][head], singular_values [layer][head][i]."""
+    with user_errors():
+        trace = run_trace(model, text)
+        return analysis.rank_to_json(trace, analysis.trace_rank(trace, tolerance))
+
+
+def api_attention_flow(model: str, text: str, position: int = -1, kind: str = "") -> dict:
+    """Rollout and attention-flow scores per input token for one query position (-1: the model's
+    default, [CLS] for encoders and the last token for decoders) of one self-attention stack."""
+    with user_errors():
+        trace = run_trace(model, text)
+        result = _importance(trace, position, kind)
+        return analysis.importance_to_json(trace, result)
+
+
+def _importance(trace, position, kind):
+    kinds = analysis.self_attention_kinds(trace)
+    kind = kind or kinds[0]
+    if kind not in kinds:
+        raise ValueError(f"{trace.model_name} has self-attention kinds {', '.join(kinds)}; not {kind!r}.")
+    position = None if position is None or int(position) < 0 else int(position)
+    return analysis.importance(trace.attention(kind), position)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compare page: one column per family
+
+
+def _head_view(trace, kind, layer, head):
     attn = trace.attention(kind)
-    layer = min(max(int(layer), 0), attn.layers - 1)
-    head = min(max(int(head), 0), attn.heads - 1)
+    layer, head = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
     return (
         gr.Slider(maximum=attn.layers - 1, value=layer),
         gr.Slider(maximum=attn.heads - 1, value=head),
@@ -77,29 +152,27 @@ def _view(trace, kind, layer, head):
 def run_column(model, text, kind, layer, head):
     with user_errors():
         trace = run_trace(model, text)
-        kind = kind if kind in trace.kinds else trace.kinds[0]
+        kind = kind if kind in trace.kinds else trace.kinds[-1]
         tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name)
         kinds = gr.Radio(choices=list(trace.kinds), value=kind, visible=len(trace.kinds) > 1)
-        return (trace, tokens, outputs_html(trace), kinds, *_view(trace, kind, layer, head))
+        return (trace, tokens, outputs_html(trace), kinds, *_head_view(trace, kind, layer, head))
 
 
 def view_column(trace, kind, layer, head):
     if trace is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return _view(trace, kind, layer, head)
+        return _head_view(trace, kind, layer, head)
 
 
-def _column(family: str, title: str, blurb: str, text: gr.Textbox, triggers: list) -> None:
-    slug = family.replace("-", "_")
-    choices = [(s.name, s.key) for s in registry.list_models(family)]
-    with gr.Column(min_width=360, elem_classes=["family-column"], elem_id=f"col-{slug}"):
+def _compare_column(slug, family, title, blurb, default, text, triggers) -> None:
+    with gr.Column(min_width=320, elem_classes=["family-column"], elem_id=f"col-{slug}"):
         gr.Markdown(f"### {title}\n{blurb}")
-        model = gr.Dropdown(choices, value=registry.DEFAULTS[family], label="Model", elem_id=f"model-{slug}")
+        model = gr.Dropdown(_choices(family), value=default, label="Model", elem_id=f"model-{slug}")
         kinds = ["encoder", "decoder", "cross"] if family == "encoder-decoder" else [family]
         kind = gr.Radio(kinds, value=kinds[-1], label="Attention", visible=len(kinds) > 1, elem_id=f"kind-{slug}")
         with gr.Row():
-            # Wide bounds until the first run sets the model's own; the API validates against them.
+            # Wide bounds until the first run sets the model's own; the handlers clamp to them.
             layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id=f"layer-{slug}")
             head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id=f"head-{slug}")
         tokens = gr.HTML(elem_id=f"tokens-{slug}")
@@ -107,14 +180,15 @@ def _column(family: str, title: str, blurb: str, text: gr.Textbox, triggers: lis
         mask_plot = gr.Plot(label="Mask", elem_id=f"mask-{slug}")
         attn_plot = gr.Plot(label="Attention", elem_id=f"attn-{slug}")
         trace = gr.State(None)
-
     gr.on(
         triggers=[*triggers, model.change],
         fn=run_column,
         inputs=[model, text, kind, layer, head],
         outputs=[trace, tokens, outputs, kind, layer, head, mask_plot, attn_plot],
-        api_name=f"compare_{slug}",
-        api_description=f"Run the {family} model on the text; returns its tokens, outputs, mask and attention figures.",
+        api_name=f"compare_{slug}", **RUNS,
+        api_description=f"Run the {title} column's model on the text: tokens, outputs, mask and attention figures.",
+        trigger_mode="always_last",
+        show_progress="minimal",  # no overlay: the column stays clickable while it follows the typing
     )
     gr.on(
         triggers=[kind.input, layer.release, head.release],
@@ -126,35 +200,285 @@ def _column(family: str, title: str, blurb: str, text: gr.Textbox, triggers: lis
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# Attention tab: one model in depth, every head at once
+
+
+def run_attention(model, text, kind, layer, head):
+    with user_errors():
+        trace = run_trace(model, text)
+        kind = kind if kind in trace.kinds else trace.kinds[-1]
+        kinds = gr.Radio(choices=list(trace.kinds), value=kind)
+        return (trace, kinds, *_head_view(trace, kind, layer, head), overview_figure(trace.attention(kind), trace.model_name))
+
+
+def view_attention(trace, kind, layer, head):
+    if trace is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    with user_errors():
+        return (*_head_view(trace, kind, layer, head), overview_figure(trace.attention(kind), trace.model_name))
+
+
+def pick_head(trace, kind, picked):
+    """A click on the overview ("x|y" labels of the cell) opens that head."""
+    if trace is None or not picked:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    with user_errors():
+        x, _, y = str(picked).partition("|")
+        layer, head = parse_pick(x, y)
+        return _head_view(trace, kind, layer, head)
+
+
+def _attention_tab(text, run, tab) -> None:
+    with gr.Row():
+        model = gr.Dropdown(_choices(), value="mini-bert", label="Model", allow_custom_value=True, elem_id="att-model")
+        kind = gr.Radio(["encoder"], value="encoder", label="Attention", elem_id="att-kind")
+        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="att-layer")
+        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="att-head")
+    with gr.Row():
+        attn_plot = gr.Plot(label="Attention of the selected head", elem_id="att-heatmap")
+        mask_plot = gr.Plot(label="Mask", elem_id="att-mask")
+    gr.Markdown("**All heads at once.** Rows of tiles are layers, columns heads. Click a tile to open that head above.")
+    over = gr.Plot(label="All heads", elem_id="overview")
+    picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
+    open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
+    trace = gr.State(None)
+    gr.on([run.click, text.submit, model.change], run_attention, [model, text, kind, layer, head],
+          [trace, kind, layer, head, mask_plot, attn_plot, over], api_name="attention_view", **RUNS,
+          api_description="One model: the selected head's heatmap, its mask and the all-heads overview.")
+    gr.on([kind.input, layer.release, head.release], view_attention, [trace, kind, layer, head],
+          [layer, head, mask_plot, attn_plot, over], api_name="view_attention", api_visibility="private")
+    open_pick.click(pick_head, [trace, kind, picked], [layer, head, mask_plot, attn_plot],
+                 api_name="pick_head", api_visibility="private")
+    tab.select(run_attention, [model, text, kind, layer, head], [trace, kind, layer, head, mask_plot, attn_plot, over],
+               api_visibility="private", **RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masks tab: the taxonomy of masks beside the attention they produce
+
+
+def run_masks(text, second, prefix, layer, head):
+    with user_errors():
+        batch = run_padded_batch("mini-bert", [text, second or SHORT_SENTENCE])
+        causal = run_trace("mini-gpt", text)
+        n = len(causal.tokens)
+        prefix = min(max(int(prefix), 0), n)
+        prefix_lm = run_prefix_lm("mini-gpt", text, prefix)
+        t5 = run_trace("mini-t5", text)
+        figures = []
+        for attn, title in (
+            (batch[0].attentions[0], "bidirectional, batch row 1"),
+            (batch[1].attentions[0], "bidirectional, batch row 2 ([PAD] keys masked)"),
+            (causal.attentions[0], "causal decoder"),
+            (prefix_lm.attentions[0], f"prefix decoder, prefix of {prefix} tokens"),
+            (t5.attention("encoder"), "encoder-decoder: encoder, full"),
+            (t5.attention("decoder"), "encoder-decoder: decoder, causal"),
+            (t5.attention("cross"), "encoder-decoder: cross, full"),
+        ):
+            lay, hd = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
+            figures += [mask_heatmap(attn, f"mask · {title}"), attention_heatmap(attn, lay, hd, f"attention L{lay} H{hd} · {title}")]
+        return (gr.Slider(maximum=n, value=prefix), *figures)
+
+
+def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> dict:
+    """The mask each architecture applies ([query][key], 1 = may attend) for this text:
+    bidirectional with padding (a batch of two), causal, prefix-LM, and T5's three."""
+    with user_errors():
+        batch = run_padded_batch("mini-bert", [text, second or SHORT_SENTENCE])
+        prefix_lm = run_prefix_lm("mini-gpt", text, prefix)
+        t5 = run_trace("mini-t5", text)
+
+        def one(trace, kind):
+            a = trace.attention(kind)
+            return {"model": trace.model_key, "query_tokens": list(a.query_tokens), "key_tokens": list(a.key_tokens),
+                    "mask": a.mask.astype(int).tolist()}
+
+        return {
+            "bidirectional_padded": [one(batch[0], "encoder"), one(batch[1], "encoder")],
+            "causal": one(run_trace("mini-gpt", text), "decoder"),
+            "prefix_lm": dict(one(prefix_lm, "decoder"), prefix=int(prefix)),
+            "encoder_decoder": {k: one(t5, k) for k in ("encoder", "decoder", "cross")},
+        }
+
+
+def _masks_tab(text, tab) -> None:
+    gr.Markdown(
+        "Three ways to mask, one text: the **causal decoder** (GPT, LLaMA), the **prefix decoder** (a "
+        "non-causal prefix, a causal continuation; shown on the causal mini-gpt, which never trained with it) "
+        "and the **encoder-decoder** (T5), plus BERT's **bidirectional** mask with padding in a batch of two."
+    )
+    with gr.Row():
+        second = gr.Textbox(SHORT_SENTENCE, label="Second sentence of BERT's batch (the shorter one gets [PAD])",
+                            elem_id="mask-second")
+        prefix = gr.Slider(0, MAX_INDEX, value=2, step=1, label="Prefix length (prefix decoder)", elem_id="mask-prefix")
+        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="mask-layer")
+        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="mask-head")
+        show = gr.Button("Show masks", variant="primary", elem_id="mask-run")
+    plots = []
+    with gr.Column(elem_id="masks-plots"):
+        for title in ("BERT, row 1", "BERT, row 2 (padded)", "GPT, causal", "GPT, prefix-LM", "T5 encoder",
+                      "T5 decoder", "T5 cross"):
+            with gr.Row():
+                plots.append(gr.Plot(label=f"{title}: mask"))
+                plots.append(gr.Plot(label=f"{title}: attention"))
+    gr.on([show.click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
+          [text, second, prefix, layer, head], [prefix, *plots], api_name="masks_view", **RUNS,
+          api_description="Mask and attention figures of the four masking schemes for the text.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Head patterns, rank, graphs
+
+
+def run_patterns(model, text):
+    with user_errors():
+        trace = run_trace(model, text)
+        maps = [pattern_map(p, trace.model_name) for p in analysis.trace_patterns(trace).values()]
+        return maps[0], (maps[1] if len(maps) > 1 else None)
+
+
+def run_rank(enc_model, dec_model, text, exponent, layer, head):
+    with user_errors():
+        tolerance = 10.0 ** float(exponent)
+        reports = []
+        for key in (enc_model, dec_model):
+            trace = run_trace(key, text)
+            kind = analysis.self_attention_kinds(trace)[0] if trace.family != "decoder" else "decoder"
+            reports.append((trace.model_name, analysis.trace_rank(trace, tolerance)[kind]))
+        (enc_name, enc), (dec_name, dec) = reports
+        summary = _rank_summary(reports)
+        return (rank_map(enc, enc_name), rank_map(dec, dec_name), effective_rank_map(enc, enc_name),
+                effective_rank_map(dec, dec_name), spectrum_figure(reports, layer, head), summary)
+
+
+def _rank_summary(reports) -> str:
+    lines = []
+    for name, r in reports:
+        n = min(r.shape)
+        full = int((r.rank == n).sum())
+        lines.append(f"- **{name}** ({r.kind}, n = {n}): {full} of {r.rank.size} heads full rank at tolerance "
+                     f"{r.tolerance:.0e}; mean effective rank {r.effective_rank.mean():.1f}; smallest diagonal "
+                     f"weight {r.min_diagonal.min():.1e}.")
+    return "\n".join(lines)
+
+
+def run_graph(model, text, kind, layer, head, threshold, position):
+    with user_errors():
+        trace = run_trace(model, text)
+        kinds = analysis.self_attention_kinds(trace)
+        kind = kind if kind in kinds else kinds[0]
+        attn = trace.attention(kind)
+        layer, head = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
+        graph = token_graph(attn, layer, head, threshold)
+        result = _importance(trace, position, kind)
+        return (gr.Radio(choices=list(kinds), value=kind), gr.Slider(maximum=attn.layers - 1, value=layer),
+                gr.Slider(maximum=attn.heads - 1, value=head), token_graph_figure(graph),
+                importance_figure(result, trace.model_name))
+
+
+def _analysis_tabs(text) -> None:
+    with gr.Tab("Head patterns", id="patterns") as p_tab:
+        gr.Markdown("Every head labelled by what it does: hover a cell for entropy, distance, sink share and "
+                    "the previous/diagonal/next scores that decided the label.")
+        with gr.Row():
+            p_model = gr.Dropdown(_choices(), value="mini-bert", label="Model", allow_custom_value=True,
+                                  elem_id="pat-model")
+            p_go = gr.Button("Label the heads", variant="primary", elem_id="pat-run")
+        with gr.Row():
+            p_first = gr.Plot(label="Head patterns", elem_id="pat-map")
+            p_second = gr.Plot(label="Head patterns (decoder of an encoder-decoder)", elem_id="pat-map2")
+        gr.on([p_go.click, p_model.change, p_tab.select], run_patterns, [p_model, text], [p_first, p_second],
+              api_name="patterns_view", **RUNS, api_visibility="private")
+    with gr.Tab("Rank", id="rank") as r_tab:
+        gr.Markdown(RANK_NOTE)
+        with gr.Row():
+            r_enc = gr.Dropdown(_choices("encoder") + _choices("encoder-decoder"), value="mini-bert",
+                                label="Bidirectional model", allow_custom_value=True, elem_id="rank-enc")
+            r_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Causal model",
+                                allow_custom_value=True, elem_id="rank-dec")
+            r_tol = gr.Slider(-10, -1, value=-3, step=0.5, label="Tolerance (log10, relative to σ1)", elem_id="rank-tol")
+            r_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer (spectrum)", elem_id="rank-layer")
+            r_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head (spectrum)", elem_id="rank-head")
+            r_go = gr.Button("Compute rank", variant="primary", elem_id="rank-run")
+        r_summary = gr.Markdown(elem_id="rank-summary")
+        with gr.Row():
+            r_map_enc = gr.Plot(label="Rank, bidirectional", elem_id="rank-map-enc")
+            r_map_dec = gr.Plot(label="Rank, causal", elem_id="rank-map-dec")
+        with gr.Row():
+            r_eff_enc = gr.Plot(label="Effective rank, bidirectional", elem_id="rank-eff-enc")
+            r_eff_dec = gr.Plot(label="Effective rank, causal", elem_id="rank-eff-dec")
+        r_spec = gr.Plot(label="Singular values of one head", elem_id="rank-spectrum")
+        gr.on([r_go.click, r_tab.select, r_tol.release, r_layer.release, r_head.release, r_enc.change, r_dec.change], run_rank,
+              [r_enc, r_dec, text, r_tol, r_layer, r_head],
+              [r_map_enc, r_map_dec, r_eff_enc, r_eff_dec, r_spec, r_summary], api_name="rank_view", **RUNS,
+              api_visibility="private")
+    with gr.Tab("Graph & flow", id="graph") as g_tab:
+        gr.Markdown("One head as a graph of tokens (edges above the threshold; arcs above the line point back to "
+                    "earlier tokens, below it forward), and which input tokens matter for one position through "
+                    "all layers: **rollout** multiplies the layers' attention, **flow** is the maximum flow "
+                    "through the layered attention graph (Abnar and Zuidema 2020).")
+        with gr.Row():
+            g_model = gr.Dropdown(_choices(), value="mini-gpt", label="Model", allow_custom_value=True, elem_id="graph-model")
+            g_kind = gr.Radio(["decoder"], value="decoder", label="Attention", elem_id="graph-kind")
+            g_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="graph-layer")
+            g_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="graph-head")
+            g_thr = gr.Slider(0, 1, value=0.1, step=0.01, label="Edge threshold", elem_id="graph-threshold")
+            g_pos = gr.Number(-1, precision=0, label="Query position (-1: [CLS] / last token)", elem_id="graph-position")
+            g_go = gr.Button("Draw", variant="primary", elem_id="graph-run")
+        g_graph = gr.Plot(label="Token graph", elem_id="graph-plot")
+        g_importance = gr.Plot(label="Rollout and flow", elem_id="flow-plot")
+        gr.on([g_go.click, g_tab.select, g_model.change, g_kind.input, g_layer.release, g_head.release, g_thr.release, g_pos.submit],
+              run_graph, [g_model, text, g_kind, g_layer, g_head, g_thr, g_pos],
+              [g_kind, g_layer, g_head, g_graph, g_importance], api_name="graph_view", **RUNS, api_visibility="private")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Transformer Triptych") as demo:
         gr.Markdown(
             "# Transformer Triptych\n"
-            "One sentence, three Transformer families, live: see the mask each one applies and "
-            "the attention it produces. Hover a cell for its exact weight. Put `[MASK]` in the "
-            "text to see the encoder fill it in."
+            "One sentence, four Transformers, live: the mask each one applies and the attention it "
+            "produces. Hover a cell for its exact weight."
         )
-        with gr.Tab("Compare", id="compare"):
-            with gr.Row():
-                text = gr.Textbox(EXAMPLE_TEXT, label="Text", scale=5, elem_id="text")
-                run = gr.Button("Run", variant="primary", scale=1, elem_id="run")
-            gr.Examples(
-                [["The cat chases a mouse"], ["I like eating [MASK] apples"], ["我喜欢吃苹果"],
-                 ["translate Chinese to English: 我喜欢机器学习"]],
-                inputs=[text],
-            )
-            with gr.Row(equal_height=False):
-                for family, title, blurb in COLUMNS:
-                    _column(family, title, blurb, text, [run.click, text.submit, demo.load])
+        with gr.Row():
+            text = gr.Textbox(EXAMPLE_TEXT, label="Text", scale=5, elem_id="text")
+            run = gr.Button("Run", variant="primary", scale=1, elem_id="run")
+            # Clicked by assets/app.js 300 ms after the last keystroke: the debounced "as you type".
+            settled = gr.Button("settled", elem_id="text-settled", elem_classes=["relay"])
+        gr.Examples(
+            [["The cat chases a mouse"], ["I like eating [MASK] apples"], ["我喜欢吃苹果"],
+             ["translate Chinese to English: 我喜欢机器学习"], ["小明买了一个杯子 [SEP] 他把杯子放在桌子上"],
+             ["The keys to the cabinet are on the table"]],
+            inputs=[text],
+        )
+        with gr.Tabs():
+            with gr.Tab("Compare", id="compare"):
+                with gr.Row(equal_height=False):
+                    for slug, family, title, blurb, default in COLUMNS:
+                        _compare_column(slug, family, title, blurb, default, text,
+                                        [run.click, settled.click, text.submit, demo.load])
+            with gr.Tab("Attention", id="attention") as attention_tab:
+                _attention_tab(text, run, attention_tab)
+            with gr.Tab("Masks", id="masks") as masks_tab:
+                _masks_tab(text, masks_tab)
+            _analysis_tabs(text)
         gr.api(api_models, api_name="models")
-        gr.api(api_attention_data, api_name="attention_data")
-    demo.queue(default_concurrency_limit=2, max_size=64)
+        gr.api(api_attention_data, api_name="attention_data", **RUNS)
+        gr.api(api_head_patterns, api_name="head_patterns", **RUNS)
+        gr.api(api_attention_rank, api_name="attention_rank", **RUNS)
+        gr.api(api_attention_flow, api_name="attention_flow", **RUNS)
+        gr.api(api_mask_data, api_name="mask_data", **RUNS)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    configure_threads(CONCURRENCY)
     return demo
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_demo().launch(css=CSS, theme=THEME)
+    build_demo().launch(css=CSS, theme=THEME, js=JS)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import networkx as nx
 import numpy as np
 from scipy.sparse.csgraph import maximum_flow
 
-from models.data import AttentionSet
+from models.data import AttentionSet, Trace
 
 LABELS = ("diagonal", "previous-token", "next-token", "sink", "block", "broad", "mixed")
 LABEL_HELP = {
@@ -248,3 +248,67 @@ def importance(attn: AttentionSet, position: int | None = None) -> Importance:
     if not 0 <= position < n:
         raise ValueError(f"Position {position} does not exist: the text has positions 0 to {n - 1}.")
     return Importance(attn.kind, position, attn.query_tokens, rollout(attn.attn)[position], flow(attn.attn, position))
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole traces and their public JSON
+
+
+def self_attention_kinds(trace: Trace) -> tuple[str, ...]:
+    return tuple(a.kind for a in trace.attentions if a.kind != "cross")
+
+
+def trace_patterns(trace: Trace) -> dict[str, HeadPatterns]:
+    """Head patterns of every self-attention kind (cross-attention has no shared positions)."""
+    out = {}
+    for kind in self_attention_kinds(trace):
+        attn = trace.attention(kind)
+        special = trace.special if kind == "encoder" or trace.family == "decoder" else _special_labels(attn)
+        out[kind] = head_patterns(attn, special)
+    return out
+
+
+def _special_labels(attn: AttentionSet) -> np.ndarray:
+    """Special tokens of a T5 decoder input, which the trace keeps as labels only."""
+    return np.array([t.startswith("<") and t.endswith(">") for t in attn.query_tokens], dtype=bool)
+
+
+def trace_rank(trace: Trace, tolerance: float) -> dict[str, RankReport]:
+    return {a.kind: attention_rank(a, tolerance) for a in trace.attentions}
+
+
+def _plain(values: np.ndarray) -> list:
+    """Nested lists with NaN as None, so the JSON is valid."""
+    return [_plain(v) for v in values] if np.ndim(values) > 0 else (None if not np.isfinite(values) else values.item())
+
+
+def patterns_to_json(trace: Trace, patterns: dict[str, HeadPatterns]) -> dict:
+    result = {"model": trace.model_key, "tokens": list(trace.tokens), "labels": {k: LABEL_HELP[k] for k in LABELS}}
+    for kind, p in patterns.items():
+        result[kind] = {
+            "shape": list(p.label.shape),
+            "label": p.label.tolist(),
+            "score": _plain(p.score),
+            "metrics": {name: _plain(p.metric(name)) for name in METRICS},
+            "vertical_key": p.vertical_key.tolist(),
+        }
+    return result
+
+
+def rank_to_json(trace: Trace, reports: dict[str, RankReport]) -> dict:
+    result = {"model": trace.model_key, "tokens": list(trace.tokens)}
+    for kind, r in reports.items():
+        result[kind] = {
+            "shape": list(r.shape),
+            "tolerance": r.tolerance,
+            "rank": r.rank.tolist(),
+            "effective_rank": _plain(r.effective_rank),
+            "singular_values": _plain(r.singular_values),
+            "min_diagonal": _plain(r.min_diagonal),
+        }
+    return result
+
+
+def importance_to_json(trace: Trace, result: Importance) -> dict:
+    return {"model": trace.model_key, "kind": result.kind, "tokens": list(result.tokens), "position": result.position,
+            "rollout": _plain(result.rollout), "flow": _plain(result.flow)}

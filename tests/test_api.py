@@ -67,7 +67,7 @@ def test_huge_text_comes_back_truncated(client):
 
 def test_compare_endpoint_returns_figures(client):
     layers, heads = client.predict("mini-llama", "I like eating apples", api_name="/attention_data")["decoder"]["shape"][:2]
-    result = client.predict("mini-llama", "I like eating apples", "decoder", 1, 3, api_name="/compare_decoder")
+    result = client.predict("mini-llama", "I like eating apples", "decoder", 1, 3, api_name="/compare_llama")
     trace_html, outputs, kind, layer, head, mask_plot, attn_plot = result
     assert "Mini LLaMA" in trace_html and "Next token" in outputs
     assert kind["value"] == "decoder" and layer["value"] == 1 and head["value"] == 3
@@ -78,8 +78,10 @@ def test_compare_endpoint_returns_figures(client):
 def test_ui_only_helpers_stay_out_of_the_api(client):
     api = client.view_api(print_info=False, return_format="dict")
     names = set(api["named_endpoints"])
-    assert {"/models", "/attention_data", "/compare_encoder", "/compare_decoder", "/compare_encoder_decoder"} <= names
-    assert not any(n.startswith("/view_") for n in names)
+    assert {"/models", "/attention_data", "/compare_bert", "/compare_gpt", "/compare_t5", "/compare_llama",
+            "/head_patterns", "/attention_rank", "/attention_flow", "/mask_data", "/attention_view", "/masks_view"} <= names
+    assert not any(n.startswith(("/view_", "/pick_")) or n.endswith("_view") and n not in ("/attention_view", "/masks_view")
+                   for n in names)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +97,92 @@ def test_a_failed_hub_load_leaves_the_embedded_models_working(client):
     with pytest.raises(Exception, match="Could not load"):
         client.predict("smollm2-135m", "hello", api_name="/attention_data")
     assert client.predict("mini-llama", "hello", api_name="/attention_data")["decoder"]["shape"][0] >= 2
+
+
+def _plot_trace(plot: dict, index: int = 0) -> dict:
+    import json
+
+    return json.loads(plot["plot"])["data"][index]
+
+
+def _decode_z(trace: dict) -> np.ndarray:
+    """Plotly sends numpy arrays as base64 typed arrays."""
+    import base64
+
+    z = trace["z"]
+    if isinstance(z, dict):
+        shape = [int(v) for v in str(z["shape"]).split(",")]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+    return np.asarray(z, dtype=float)
+
+
+def test_compare_figures_carry_the_api_numbers(client):
+    text = "The keys to the cabinet are on the table"
+    data = client.predict("mini-gpt", text, api_name="/attention_data")
+    *_, attn_plot = client.predict("mini-gpt", text, "decoder", 2, 1, api_name="/compare_gpt")
+    z = _decode_z(_plot_trace(attn_plot))
+    expected = np.asarray(data["decoder"]["attentions"], dtype=np.float32)[2, 1]
+    mask = np.asarray(data["decoder"]["mask"]) > 0
+    np.testing.assert_array_equal(z[mask], expected[mask])
+    assert np.all(np.isnan(z[~mask]))
+
+
+def test_head_patterns_endpoint(client):
+    data = client.predict("mini-t5", "translate English to Chinese: I like eating apples", api_name="/head_patterns")
+    assert {"encoder", "decoder"} <= set(data) and "cross" not in data
+    enc = data["encoder"]
+    layers, heads = enc["shape"]
+    assert len(enc["label"]) == layers and len(enc["label"][0]) == heads
+    assert set(l for row in enc["label"] for l in row) <= set(data["labels"])
+    for name in ("entropy", "distance", "sink", "previous", "diagonal", "next"):
+        assert np.asarray(enc["metrics"][name], dtype=float).shape == (layers, heads)
+
+
+def test_attention_rank_endpoint_equals_numpy(client):
+    text = "The keys to the cabinet are on the table"
+    for model, kinds in (("mini-bert", ["encoder"]), ("mini-t5", ["encoder", "decoder", "cross"])):
+        data = client.predict(model, text, api_name="/attention_data")
+        rank = client.predict(model, text, 1e-4, api_name="/attention_rank")
+        for kind in kinds:
+            attn = np.asarray(data[kind]["attentions"], dtype=np.float32).astype(np.float64)
+            for layer in range(attn.shape[0]):
+                for head in range(attn.shape[1]):
+                    a = attn[layer, head]
+                    assert rank[kind]["rank"][layer][head] == np.linalg.matrix_rank(a, rtol=1e-4)
+                    np.testing.assert_allclose(rank[kind]["singular_values"][layer][head],
+                                               np.linalg.svd(a, compute_uv=False), atol=1e-9)
+    with pytest.raises(Exception, match="tolerance"):
+        client.predict("mini-bert", text, 5.0, api_name="/attention_rank")
+
+
+def test_attention_flow_endpoint_equals_the_analysis_of_the_data(client):
+    from models import analysis
+
+    text = "The cat chases a mouse"
+    data = client.predict("mini-llama", text, api_name="/attention_data")
+    result = client.predict("mini-llama", text, -1, "", api_name="/attention_flow")
+    attn = np.asarray(data["decoder"]["attentions"], dtype=np.float32)
+    n = attn.shape[-1]
+    assert result["position"] == n - 1 and result["tokens"] == data["tokens"]
+    np.testing.assert_allclose(result["rollout"], analysis.rollout(attn)[n - 1], atol=1e-9)
+    np.testing.assert_allclose(result["flow"], analysis.flow(attn, n - 1), atol=1e-9)
+    bert = client.predict("mini-bert", text, 2, "encoder", api_name="/attention_flow")
+    assert bert["position"] == 2 and abs(sum(bert["rollout"]) - 1) < 1e-6
+    with pytest.raises(Exception, match="Position 99"):
+        client.predict("mini-bert", text, 99, "", api_name="/attention_flow")
+
+
+def test_mask_data_endpoint_shows_every_scheme(client):
+    data = client.predict("The keys to the cabinet are on the table", "I like apples", 3, api_name="/mask_data")
+    long, short = data["bidirectional_padded"]
+    assert len(long["query_tokens"]) == len(short["query_tokens"])
+    pads = [t == "[PAD]" for t in short["key_tokens"]]
+    assert any(pads) and all(row[j] == 0 for row in short["mask"] for j, p in enumerate(pads) if p)
+    causal = np.asarray(data["causal"]["mask"])
+    assert np.array_equal(causal, np.tril(np.ones_like(causal)))
+    prefix = np.asarray(data["prefix_lm"]["mask"])
+    assert prefix[:3, :3].all() and np.array_equal(prefix[3:], causal[3:])
+    t5 = data["encoder_decoder"]
+    assert np.asarray(t5["encoder"]["mask"]).all() and np.asarray(t5["cross"]["mask"]).all()
+    dec = np.asarray(t5["decoder"]["mask"])
+    assert np.array_equal(dec, np.tril(np.ones_like(dec)))

@@ -1,4 +1,4 @@
-"""The Compare page in a real browser: Debian's Chromium driven by Playwright."""
+"""The app in a real browser: Debian's Chromium driven by Playwright."""
 
 import os
 import shutil
@@ -27,7 +27,8 @@ def page(live_url):
         page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))
         page.goto(live_url)
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 6", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
+                               "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
         yield page
         browser.close()
 
@@ -36,46 +37,106 @@ def _plot_titles(page) -> list[str]:
     return page.eval_on_selector_all(".js-plotly-plot", "els => els.map(e => e.layout.title.text)")
 
 
-def test_compare_page_shows_three_architectures(page, tmp_path):
-    titles = _plot_titles(page)
-    assert any(t.startswith("mask: encoder self-attention") for t in titles)
-    assert any(t.startswith("mask: decoder self-attention") for t in titles)
-    assert any(t.startswith("cross-attention") for t in titles)
-    for slug in ("encoder", "decoder", "encoder_decoder"):
-        assert page.locator(f"#tokens-{slug} .tok").count() > 2
+def _shots(tmp_path) -> Path:
     shots = Path(os.environ.get("TRIPTYCH_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+    return shots
 
 
-def test_typing_a_sentence_updates_every_column(page):
-    page.locator("#text textarea").fill("I like eating [MASK] apples")
-    page.locator("#run").click()
+def test_compare_page_shows_four_models(page, tmp_path):
+    titles = _plot_titles(page)
+    assert any(t.startswith("mask: encoder self-attention") for t in titles)
+    assert sum(t.startswith("mask: decoder self-attention") for t in titles) == 2  # GPT and LLaMA
+    assert any(t.startswith("cross-attention") for t in titles)
+    for slug in ("bert", "gpt", "t5", "llama"):
+        assert page.locator(f"#tokens-{slug} .tok").count() > 2
+    page.screenshot(path=str(_shots(tmp_path) / "compare.png"), full_page=True)
+
+
+def test_typing_updates_every_column_without_a_click(page):
+    box = page.locator("#text textarea")
+    box.fill("")
+    box.press_sequentially("I like eating [MASK] apples", delay=15)
     page.wait_for_function(
-        "document.querySelector('#outputs-encoder').innerText.includes('[MASK] at position')", timeout=30_000
+        "document.querySelector('#outputs-bert').innerText.includes('[MASK] at position')", timeout=30_000
     )
-    page.wait_for_function(
-        "document.querySelector('#tokens-decoder').innerText.includes('apples')", timeout=30_000
-    )
-    tokens = page.locator("#tokens-encoder .tok").all_inner_texts()
+    for slug in ("gpt", "llama"):
+        page.wait_for_function(
+            f"document.querySelector('#tokens-{slug}').innerText.includes('apples')", timeout=30_000
+        )
+    tokens = page.locator("#tokens-bert .tok").all_inner_texts()
     assert tokens[0] == "[CLS]" and "[MASK]" in tokens and tokens[-1] == "[SEP]"
 
 
+def _settled(page, timeout: int = 60_000) -> None:
+    """Wait until no column shows a Gradio status tracker (the runs typing queued are done)."""
+    page.wait_for_function("document.querySelectorAll(\"[id^='col-'] [data-testid='status-tracker']:not(.hide)\")"
+                           ".length === 0", timeout=timeout)
+
+
 def test_choosing_t5_decoder_attention_redraws_it(page):
-    page.locator("#kind-encoder_decoder label", has_text="decoder").first.click()
+    _settled(page)
+    page.locator("#kind-t5 label", has_text="decoder").first.click()
     page.wait_for_function(
-        "[...document.querySelectorAll('#attn-encoder_decoder .js-plotly-plot')]"
+        "[...document.querySelectorAll('#attn-t5 .js-plotly-plot')]"
         ".some(e => e.layout.title.text.startsWith('decoder self-attention'))",
         timeout=30_000,
     )
 
 
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _wait_plots(page, selector: str, count: int = 1, timeout: int = 60_000) -> None:
+    page.wait_for_function(
+        f"document.querySelectorAll('{selector} .js-plotly-plot').length >= {count}", timeout=timeout
+    )
+
+
+def test_overview_click_opens_that_head(page, tmp_path):
+    page.locator("#text textarea").fill("The keys to the cabinet are on the table")
+    page.locator("#run").click()
+    _open_tab(page, "Attention")
+    _wait_plots(page, "#overview")
+    page.wait_for_function("document.querySelector('#overview .js-plotly-plot').layout.title.text.includes('Mini BERT')")
+    page.locator("#overview").scroll_into_view_if_needed()
+    # A real mouse click in the middle of the tile of layer 2, head 3.
+    x, y = page.evaluate("""() => {
+        const gd = document.querySelector('#overview .js-plotly-plot');
+        const trace = gd.data[0], n = trace.x.indexOf(trace.x.find(v => v.startsWith('H1 ')));
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(3 * n + 2), box.top + ya._offset + ya.l2p(2 * n + 1)];
+    }""")
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#att-heatmap .js-plotly-plot')]"
+        ".some(e => e.layout.title.text.includes('layer 2 · head 3'))", timeout=30_000)
+    page.screenshot(path=str(_shots(tmp_path) / "attention.png"), full_page=True)
+
+
+def test_every_analysis_tab_draws(page, tmp_path):
+    for tab, selector, count in (("Masks", "#masks-plots", 14), ("Head patterns", "#pat-map", 1),
+                                 ("Rank", "#rank-spectrum", 1), ("Graph & flow", "#flow-plot", 1)):
+        _open_tab(page, tab)
+        _wait_plots(page, selector, count)
+        page.screenshot(path=str(_shots(tmp_path) / f"{tab.split()[0].lower()}.png"), full_page=True)
+    titles = _plot_titles(page)
+    assert any("prefix decoder" in t for t in titles)
+    assert any("[PAD] keys masked" in t for t in titles)
+    assert any(t.startswith("Mini BERT") and "head patterns" in t for t in titles)
+    assert any("numerical rank" in t for t in titles) and any("singular values" in t for t in titles)
+    assert any(t.startswith("token graph") for t in titles) and any("through every layer" in t for t in titles)
+    assert "full rank at tolerance" in page.locator("#rank-summary").inner_text()
+    _open_tab(page, "Compare")
+
+
 def test_script_text_shows_as_text(page):
     page.locator("#text textarea").fill("<img src=x onerror=window.__xss=1> hi")
     page.locator("#run").click()
-    page.wait_for_function("document.querySelector('#tokens-decoder').innerText.includes('img')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('img')", timeout=30_000)
     assert page.evaluate("window.__xss === undefined")
-    assert page.locator("#tokens-decoder img").count() == 0
+    assert page.locator("#tokens-gpt img").count() == 0
 
 
 def test_no_errors_in_the_page(page):

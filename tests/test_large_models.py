@@ -1,0 +1,70 @@
+"""Every attention view on base-sized models: random-initialised 12-layer, 12-head, 768-wide
+BERT, GPT-2 and T5 saved to a local folder and loaded the way a user's checkpoint is."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, T5Config,
+                          T5ForConditionalGeneration)
+
+from models import analysis
+from models.trace import run_trace
+from viz.graphs import importance_figure, token_graph, token_graph_figure
+from viz.heatmap import attention_heatmap
+from viz.overview import overview_figure
+from viz.patterns import pattern_map, rank_map
+
+TEXT = "The keys to the cabinet are on the table"
+
+
+def _build(name: str, folder):
+    tok = AutoTokenizer.from_pretrained(f"assets/models/mini-{name}")
+    torch.manual_seed(0)
+    if name == "bert":
+        model = BertForMaskedLM(BertConfig(vocab_size=len(tok), pad_token_id=tok.pad_token_id))
+    elif name == "gpt":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
+                                           eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
+    else:
+        model = T5ForConditionalGeneration(T5Config(
+            vocab_size=len(tok), d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id))
+    model.to(torch.float16).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module", params=["bert", "gpt", "t5"])
+def large(request, tmp_path_factory):
+    return request.param, _build(request.param, tmp_path_factory.mktemp(f"base-{request.param}"))
+
+
+def test_every_view_on_a_base_sized_model(large, allow_any_model):
+    name, folder = large
+    trace = run_trace(folder, TEXT)
+    for attn in trace.attentions:
+        assert attn.attn.shape[:2] == (12, 12)
+        np.testing.assert_allclose(attn.attn.sum(-1), 1.0, atol=1e-4)
+        report = analysis.attention_rank(attn, 1e-3)
+        a = attn.attn[11, 11].astype(np.float64)
+        assert report.rank[11, 11] == np.linalg.matrix_rank(a, rtol=1e-3)
+        np.testing.assert_allclose(np.asarray(rank_map(report).data[0].text).astype(int), report.rank)
+        fig = attention_heatmap(attn, 11, 11)
+        z = np.asarray(fig.data[0].z)
+        np.testing.assert_array_equal(z[attn.mask > 0], attn.attn[11, 11][attn.mask > 0])
+        over = np.asarray(overview_figure(attn).data[0].z)
+        q, k = attn.attn.shape[2:]
+        np.testing.assert_array_equal(over[11 * (q + 1):11 * (q + 1) + q, 5 * (k + 1):5 * (k + 1) + k][attn.mask > 0],
+                                      attn.attn[11, 5][attn.mask > 0])
+    patterns = analysis.trace_patterns(trace)
+    for kind, p in patterns.items():
+        assert p.label.shape == (12, 12)
+        assert np.asarray(pattern_map(p).data[0].customdata)[..., 0].tolist() == p.label.tolist()
+    kind = analysis.self_attention_kinds(trace)[0]
+    result = analysis.importance(trace.attention(kind))
+    assert result.rollout.sum() == pytest.approx(1.0, abs=1e-6) and 0 <= result.flow.min() <= result.flow.max() <= 1 + 1e-8
+    np.testing.assert_allclose(np.asarray(importance_figure(result).data[1].y), result.flow, rtol=1e-6)
+    graph = token_graph(trace.attention(kind), 6, 6, 0.05)
+    if kind == "decoder":
+        assert all(k < q for q, k in graph.edges)
+    assert token_graph_figure(graph).data
