@@ -348,8 +348,12 @@ def run_rank(enc_model, dec_model, text, exponent, layer, head):
             reports.append((trace.model_name, analysis.trace_rank(trace, tolerance)[kind]))
         (enc_name, enc), (dec_name, dec) = reports
         summary = _rank_summary(reports)
+        layers = max(enc.rank.shape[0], dec.rank.shape[0]) - 1
+        heads = max(enc.rank.shape[1], dec.rank.shape[1]) - 1
+        layer, head = _clamp(layer, layers), _clamp(head, heads)
         return (rank_map(enc, enc_name), rank_map(dec, dec_name), effective_rank_map(enc, enc_name),
-                effective_rank_map(dec, dec_name), spectrum_figure(reports, layer, head), summary)
+                effective_rank_map(dec, dec_name), spectrum_figure(reports, layer, head), summary,
+                gr.Slider(maximum=layers, value=layer), gr.Slider(maximum=heads, value=head))
 
 
 def _rank_summary(reports) -> str:
@@ -411,7 +415,7 @@ def _analysis_tabs(text) -> None:
         r_spec = gr.Plot(label="Singular values of one head", elem_id="rank-spectrum")
         gr.on([r_go.click, r_tab.select, r_tol.release, r_layer.release, r_head.release, r_enc.change, r_dec.change], run_rank,
               [r_enc, r_dec, text, r_tol, r_layer, r_head],
-              [r_map_enc, r_map_dec, r_eff_enc, r_eff_dec, r_spec, r_summary], api_name="rank_view", **RUNS,
+              [r_map_enc, r_map_dec, r_eff_enc, r_eff_dec, r_spec, r_summary, r_layer, r_head], api_name="rank_view", **RUNS,
               api_visibility="private")
     with gr.Tab("Graph & flow", id="graph") as g_tab:
         gr.Markdown("One head as a graph of tokens (edges above the threshold; arcs above the line point back to "

@@ -68,8 +68,8 @@ def pattern_map(patterns: HeadPatterns, model_name: str = "") -> go.Figure:
                                      marker=dict(size=12, color=LABEL_COLORS[name], symbol="square")))
     title = f"{model_name + ' · ' if model_name else ''}head patterns, {KIND_TITLES.get(patterns.kind, patterns.kind)}"
     _grid_layout(fig, title, layers, heads)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.12, font=dict(size=12)))
-    fig.update_layout(height=fig.layout.height + 80)
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3, yanchor="top", font=dict(size=12)),
+                      height=fig.layout.height + 90, margin=dict(b=140))
     return fig
 
 
