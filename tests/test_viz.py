@@ -57,7 +57,7 @@ def test_mask_figure_equals_the_mask():
     a = _causal_set()
     fig = mask_heatmap(a)
     assert np.array_equal(np.asarray(fig.data[0].z), a.mask)
-    assert "10 of 16 allowed" in fig.layout.title.text
+    assert "10 of 16 cells allowed" in fig.layout.title.text
 
 
 def test_cross_attention_is_not_square():

@@ -103,8 +103,9 @@ def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
         )
     )
     n_allowed = int(allowed.sum())
-    fig.update_layout(
-        base_layout(title or f"mask: {KIND_TITLES.get(attn.kind, attn.kind)} ({n_allowed} of {allowed.size} allowed)")
-    )
+    layout = base_layout(title or f"mask: {KIND_TITLES.get(attn.kind, attn.kind)}"
+                                  f"<br><sup>{n_allowed} of {allowed.size} cells allowed</sup>")
+    layout["margin"]["t"] = 64  # room for the second title line
+    fig.update_layout(layout)
     _axes(fig, attn)
     return fig
