@@ -14,8 +14,10 @@ from pathlib import Path
 import gradio as gr
 
 from models import analysis, registry
+from models.decoding import Settings, decode, decoding_to_json
 from models.loading import configure_threads
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
+from viz.decoding import attention_row_figure, stages_figure, text_html
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap, mask_heatmap
 from viz.overview import overview_figure, parse_pick
@@ -438,6 +440,89 @@ def _analysis_tabs(text) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Decoding lab
+
+
+def _settings(strategy, temperature, top_k, top_p, seed, max_new_tokens, num_beams=1, use_cache=True) -> Settings:
+    try:
+        settings = Settings(str(strategy), float(temperature), int(top_k), float(top_p), int(seed),
+                            int(max_new_tokens), int(num_beams), bool(use_cache))
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("Temperature, top-k, top-p, seed, max new tokens and beams must be numbers.") from None
+    if settings.num_beams > 1 and settings.strategy != "beam":
+        raise ValueError("More than one beam needs the beam strategy.")
+    return settings
+
+
+def api_decode(model: str, prompt: str, strategy: str = "greedy", temperature: float = 1.0, top_k: int = 0,
+               top_p: float = 1.0, seed: int = 0, max_new_tokens: int = 20, num_beams: int = 1) -> dict:
+    """Generate step by step: text, token_ids and per step the chosen token, its probability, the
+    cumulative log-probability, the entropy and the top 20 candidates after every sampling stage."""
+    with user_errors():
+        settings = _settings(strategy, temperature, top_k, top_p, seed, max_new_tokens, num_beams)
+        return decoding_to_json(decode(model, prompt, settings))
+
+
+def _decode_views(result, index):
+    if result is None:
+        return index, "", None, None, None
+    index = min(max(int(index), 0), len(result.steps) - 1)
+    cross = attention_row_figure(result, index, cross=True) if result.family == "encoder-decoder" else None
+    return index, text_html(result, index + 1), stages_figure(result, index), attention_row_figure(result, index), cross
+
+
+def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache, result, index):
+    """Step / Back / Run to end / a changed knob: decode with the current knobs, show one step."""
+    with user_errors():
+        if action == "reset":
+            return None, *_decode_views(None, 0)
+        settings = _settings(strategy, temperature, top_k, top_p, seed, max_new, use_cache=use_cache)
+        fresh = decode(model, prompt, settings)
+        if action == "end":
+            index = len(fresh.steps) - 1
+        elif result is None:
+            index = 0
+        else:
+            index = {"step": index + 1, "back": index - 1}.get(action, index)
+        return fresh, *_decode_views(fresh, index)
+
+
+def _decoding_tab() -> None:
+    gr.Markdown("Step through generation one token at a time. Each step shows the top candidates after each "
+                "sampling stage, in generate()'s order (temperature, top-k, top-p), the chosen token starred; "
+                "change a knob and the same step is recomputed.")
+    choices = _choices("decoder") + _choices("encoder-decoder")
+    with gr.Row():
+        model = gr.Dropdown(choices, value="mini-gpt", label="Model", allow_custom_value=True, elem_id="dec-model")
+        prompt = gr.Textbox("今天天气真好，", label="Prompt (for T5: its input text)", scale=3, elem_id="dec-prompt")
+    with gr.Row():
+        strategy = gr.Radio(["greedy", "sample"], value="sample", label="Strategy", elem_id="dec-strategy")
+        temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)", elem_id="dec-temperature")
+        top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)", elem_id="dec-topk")
+        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)", elem_id="dec-topp")
+        seed = gr.Number(0, precision=0, label="Seed", elem_id="dec-seed")
+        max_new = gr.Slider(1, 64, value=20, step=1, label="Max new tokens", elem_id="dec-max")
+        use_cache = gr.Checkbox(True, label="KV cache", elem_id="dec-cache")
+    with gr.Row():
+        buttons = {name: gr.Button(label, elem_id=f"dec-{name}", variant="primary" if name == "step" else "secondary")
+                   for name, label in (("step", "Step"), ("end", "Run to end"), ("back", "Back"), ("reset", "Reset"))}
+    text = gr.HTML(elem_id="dec-text")
+    stages = gr.Plot(label="The distribution at this step", elem_id="dec-stages")
+    with gr.Row():
+        row = gr.Plot(label="The new token's self-attention", elem_id="dec-attention")
+        cross = gr.Plot(label="Its cross-attention (encoder-decoders)", elem_id="dec-cross")
+    result, index = gr.State(None), gr.State(0)
+    knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache]
+    outputs = [result, index, text, stages, row, cross]
+    for name, button in buttons.items():
+        button.click(lambda *args, _n=name: decode_move(_n, *args), [*knobs, result, index], outputs,
+                     api_name=f"decode_{name}", api_visibility="private", **RUNS)
+    gr.on([strategy.input, temperature.release, top_k.release, top_p.release, seed.submit, use_cache.input],
+          lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * 6,
+          [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_demo() -> gr.Blocks:
@@ -469,12 +554,15 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Masks", id="masks") as masks_tab:
                 _masks_tab(text, masks_tab)
             _analysis_tabs(text)
+            with gr.Tab("Decoding", id="decoding"):
+                _decoding_tab()
         gr.api(api_models, api_name="models")
         gr.api(api_attention_data, api_name="attention_data", **RUNS)
         gr.api(api_head_patterns, api_name="head_patterns", **RUNS)
         gr.api(api_attention_rank, api_name="attention_rank", **RUNS)
         gr.api(api_attention_flow, api_name="attention_flow", **RUNS)
         gr.api(api_mask_data, api_name="mask_data", **RUNS)
+        gr.api(api_decode, api_name="decode", **RUNS)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     configure_threads(CONCURRENCY)
     return demo

@@ -186,3 +186,34 @@ def test_mask_data_endpoint_shows_every_scheme(client):
     assert np.asarray(t5["encoder"]["mask"]).all() and np.asarray(t5["cross"]["mask"]).all()
     dec = np.asarray(t5["decoder"]["mask"])
     assert np.array_equal(dec, np.tril(np.ones_like(dec)))
+
+
+def test_decode_endpoint_equals_generate(client):
+    from transformers import AutoTokenizer
+
+    prompt = "今天天气真好，"
+    data = client.predict("mini-gpt", prompt, "greedy", 1.0, 0, 1.0, 0, 10, 1, api_name="/decode")
+    folder = REGISTRY["mini-gpt"].source
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    enc = tok(prompt, return_tensors="pt")
+    with torch.no_grad():
+        expected = model.generate(**enc, do_sample=False, max_new_tokens=10)[0, enc["input_ids"].shape[1]:].tolist()
+    assert data["token_ids"] == expected and [s["token_id"] for s in data["steps"]] == expected
+    first = data["steps"][0]
+    assert len(first["candidates"]) == 20 and first["candidates"][0]["raw_prob"] >= first["candidates"][1]["raw_prob"]
+    sampled = client.predict("mini-t5", "translate Chinese to English: 我喜欢机器学习", "sample", 0.8, 10, 0.9, 5, 20, 1,
+                             api_name="/decode")
+    again = client.predict("mini-t5", "translate Chinese to English: 我喜欢机器学习", "sample", 0.8, 10, 0.9, 5, 20, 1,
+                           api_name="/decode")
+    assert sampled["token_ids"] == again["token_ids"]  # the same seed, the same run
+    assert [s["candidates"] for s in sampled["steps"]] == [s["candidates"] for s in again["steps"]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("greedy", 1.0, 0, 1.0, 0, 10, 4), "beam"), (("beam", 1.0, 0, 1.0, 0, 10, 4), "Beam search"),
+    (("sample", -2.0, 0, 1.0, 0, 10, 1), "Temperature"), (("sample", 1.0, 0, 1.0, 0, 999, 1), "max_new_tokens"),
+])
+def test_decode_refuses_bad_knobs(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict("mini-gpt", "hello", *args, api_name="/decode")

@@ -131,6 +131,18 @@ def test_every_analysis_tab_draws(page, tmp_path):
     _open_tab(page, "Compare")
 
 
+def test_decoding_three_steps(page, tmp_path):
+    _open_tab(page, "Decoding")
+    for expected in (1, 2, 3):
+        page.locator("#dec-step").click()
+        page.wait_for_function(f"document.querySelectorAll('#dec-text .gen').length === {expected}", timeout=30_000)
+    _wait_plots(page, "#dec-stages")
+    title = page.evaluate("document.querySelector('#dec-stages .js-plotly-plot').layout.title.text")
+    assert title.startswith("step 3: chose")
+    page.screenshot(path=str(_shots(tmp_path) / "decoding.png"), full_page=True)
+    _open_tab(page, "Compare")
+
+
 def test_script_text_shows_as_text(page):
     page.locator("#text textarea").fill("<img src=x onerror=window.__xss=1> hi")
     page.locator("#run").click()

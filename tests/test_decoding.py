@@ -1,0 +1,126 @@
+"""Step-by-step decoding: the same tokens as generate(), the same distributions as its warpers."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+from models import decoding
+from models.decoding import Settings, decode
+from models.loading import get_model
+
+GPT_PROMPT = "今天天气真好，"
+T5_PROMPT = "translate Chinese to English: 我喜欢机器学习"
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 0, 1.0), (0.7, 50, 1.0), (1.3, 0, 0.8),
+                                                       (0.5, 10, 0.6), (2.0, 3, 0.95)])
+def test_stages_equal_transformers_warpers_on_random_logits(temperature, top_k, top_p):
+    gen = torch.Generator().manual_seed(int(temperature * 100 + top_k))
+    logits = torch.randn(1, 500, generator=gen) * 3
+    ids = torch.zeros(1, 1, dtype=torch.long)
+    settings = Settings("sample", temperature, top_k, top_p)
+    final, stages = decoding.warp(logits, ids, settings)
+    expected = TemperatureLogitsWarper(temperature)(ids, logits.clone())
+    torch.testing.assert_close(stages[1], torch.softmax(expected, -1))
+    if top_k:
+        expected = TopKLogitsWarper(top_k)(ids, expected)
+    kept_k = torch.isfinite(expected)
+    if top_p < 1:
+        expected = TopPLogitsWarper(top_p)(ids, expected)
+    kept = torch.isfinite(expected)
+    assert torch.equal(torch.isfinite(final), kept)
+    torch.testing.assert_close(torch.softmax(final, -1), torch.softmax(expected, -1))
+    # Filtered stages keep the tempered probabilities of the survivors, unrenormalised.
+    assert torch.equal(stages[2] > 0, kept_k) and torch.equal(stages[3] > 0, kept)
+    torch.testing.assert_close(stages[3][kept], stages[1][kept])
+    assert kept.sum() >= 1
+
+
+def test_greedy_ignores_the_knobs():
+    logits = torch.randn(1, 50)
+    final, stages = decoding.warp(logits, torch.zeros(1, 1, dtype=torch.long), Settings("greedy", 0.3, 2, 0.1))
+    assert torch.equal(final, logits) and all(torch.equal(s, torch.softmax(logits, -1)) for s in stages)
+    zero = decoding.warp(logits, torch.zeros(1, 1, dtype=torch.long), Settings("sample", 0.0, 2, 0.1))[0]
+    assert torch.equal(zero, logits)  # temperature 0 means greedy
+
+
+def _generate(key, prompt, **kwargs):
+    loaded = get_model(key)
+    enc = loaded.tokenizer(prompt, return_tensors="pt")
+    with torch.inference_mode():
+        out = loaded.model.generate(**enc, max_new_tokens=12, **kwargs)
+    start = 1 if loaded.family == "encoder-decoder" else enc["input_ids"].shape[1]
+    return out[0, start:].tolist()
+
+
+@pytest.mark.parametrize("key, prompt", [("mini-gpt", GPT_PROMPT), ("mini-llama", GPT_PROMPT), ("mini-t5", T5_PROMPT)])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_greedy_steps_equal_generate(key, prompt, use_cache):
+    result = decode(key, prompt, Settings("greedy", max_new_tokens=12, use_cache=use_cache))
+    assert list(result.token_ids) == _generate(key, prompt, do_sample=False)
+    assert all(s.prob == pytest.approx(float(s.stages[0][s.candidate_ids.tolist().index(s.token_id)])) for s in result.steps)
+    assert (result.steps[-1].cache_bytes > 0) == use_cache
+
+
+def test_t5_lecture_example_step_by_step():
+    result = decode("mini-t5", T5_PROMPT, Settings("greedy", max_new_tokens=20))
+    assert result.text == "I love machine learning" and result.stopped == "eos"
+    assert result.steps[0].cross is not None and result.steps[0].cross.shape[-1] == len(result.prompt_tokens)
+    np.testing.assert_allclose(result.steps[2].cross.sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("key, prompt", [("mini-gpt", GPT_PROMPT), ("mini-t5", T5_PROMPT)])
+def test_sampling_equals_generate_with_the_same_seed(key, prompt):
+    settings = Settings("sample", 1.5, 20, 0.9, seed=7, max_new_tokens=12)
+    result = decode(key, prompt, settings)
+    torch.manual_seed(7)
+    expected = _generate(key, prompt, do_sample=True, temperature=1.5, top_k=20, top_p=0.9)
+    assert list(result.token_ids) == expected
+    assert decode(key, prompt, settings).token_ids == result.token_ids  # a fixed seed reproduces the run
+
+
+def test_other_seeds_draw_other_runs():
+    runs = {decode("mini-gpt", GPT_PROMPT, Settings("sample", 1.5, 0, 1.0, seed=s, max_new_tokens=12)).token_ids
+            for s in range(6)}
+    assert len(runs) > 1
+
+
+def test_cache_on_and_off_sample_the_same_tokens():
+    on = decode("mini-llama", GPT_PROMPT, Settings("sample", 1.2, 0, 0.95, seed=3, max_new_tokens=10))
+    off = decode("mini-llama", GPT_PROMPT, Settings("sample", 1.2, 0, 0.95, seed=3, max_new_tokens=10, use_cache=False))
+    assert on.token_ids == off.token_ids
+    np.testing.assert_allclose(on.steps[-1].stages, off.steps[-1].stages, atol=1e-5)
+    assert [s.cache_bytes for s in on.steps] == sorted(s.cache_bytes for s in on.steps) and off.steps[-1].cache_bytes == 0
+
+
+def test_step_records_are_consistent():
+    result = decode("mini-gpt", GPT_PROMPT, Settings("sample", 1.0, 5, 1.0, seed=1, max_new_tokens=6))
+    total = 0.0
+    for s in result.steps:
+        total += np.log(s.prob)
+        assert s.logprob_sum == pytest.approx(total)
+        assert s.kept <= 5 and s.stages.shape == (5, decoding.CANDIDATES)
+        np.testing.assert_allclose(s.attention.sum(-1), 1.0, atol=1e-5)
+    json = decoding.decoding_to_json(result)
+    assert set(json["steps"][0]["candidates"][0]) == {"token", "token_id", "raw_prob", "after_temperature",
+                                                      "after_top_k", "after_top_p", "final_prob"}
+
+
+@pytest.mark.parametrize("settings, message", [
+    (Settings("sample", -1.0), "Temperature"), (Settings("sample", float("nan")), "finite"),
+    (Settings("sample", 1.0, -3), "top_k"), (Settings("sample", 1.0, 0, 0.0), "top_p"),
+    (Settings("greedy", max_new_tokens=10_000), "max_new_tokens"), (Settings("nucleus"), "Strategy"),
+])
+def test_bad_knobs_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        decode("mini-gpt", GPT_PROMPT, settings)
+    with pytest.raises(ValueError, match="encoder"):
+        decode("mini-bert", GPT_PROMPT, Settings())
+
+
+def test_kv_cache_formula_for_real_configurations():
+    # Llama-3.1-8B: 32 layers, 8 KV heads, head dim 128, fp16, 8k tokens = 1 GiB.
+    assert decoding.kv_cache_bytes(32, 8, 128, 8192, 16) == 2**30
+    # Qwen2.5-7B at 100k tokens in int4: 28 layers, 4 KV heads.
+    assert decoding.kv_cache_bytes(28, 4, 128, 100_000, 4) == 2 * 28 * 4 * 128 * 100_000 // 2

@@ -1,0 +1,92 @@
+"""Figures of a decoding run: what each knob did to one step's distribution, the text so far
+coloured by confidence, and the new token's attention row."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+import plotly.graph_objects as go
+
+from models.decoding import Decoding
+from viz.style import base_layout
+
+STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
+STAGE_COLORS = ("#bdbdbd", "#92c5de", "#4393c3", "#2166ac", "#d6604d")
+
+
+def check_step(result: Decoding, index: int) -> int:
+    index = int(index)
+    if not 0 <= index < len(result.steps):
+        raise ValueError(f"Step {index} does not exist: this run has steps 0 to {len(result.steps) - 1}.")
+    return index
+
+
+def stages_figure(result: Decoding, index: int) -> go.Figure:
+    """Top candidates of one step under each stage; the chosen token starred, the filter boundary dashed."""
+    index = check_step(result, index)
+    step = result.steps[index]
+    labels = [f"{'★ ' if i == step.token_id else ''}{t}" for t, i in zip(step.candidate_tokens, step.candidate_ids)]
+    x = list(range(len(labels)))
+    fig = go.Figure([
+        go.Bar(x=x, y=step.stages[k], name=name, marker_color=color,
+               customdata=np.array(labels, dtype=object),
+               hovertemplate="%{customdata}<br>" + name + ": %{y:.4f}<extra></extra>")
+        for k, (name, color) in enumerate(zip(STAGE_LABELS, STAGE_COLORS))
+    ])
+    survivors = int((step.stages[3] > 0).sum())
+    if result.settings.sampling and survivors < len(labels):
+        fig.add_vline(x=survivors - 0.5, line_dash="dash", line_color="#b2182b",
+                      annotation_text=f"filters keep {step.kept} token(s)", annotation_position="top right")
+    s = result.settings
+    knobs = "greedy: knobs ignored" if not s.sampling else \
+        f"T = {s.temperature:g}, top-k = {s.top_k or 'off'}, top-p = {s.top_p:g}"
+    layout = base_layout(f"step {index + 1}: chose {step.token} with p = {step.prob:.3f} · {knobs}", height=430)
+    layout["margin"] = dict(l=60, r=10, t=48, b=110)
+    fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+                      xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45),
+                      yaxis=dict(title=dict(text="probability"), range=[0, 1.05]))
+    return fig
+
+
+def text_html(result: Decoding, upto: int) -> str:
+    """The prompt, then each generated token shaded by the probability it had when chosen."""
+    shown = result.steps[:max(0, int(upto))]
+    parts = [f'<span class="prompt" style="color:#555">{escape("".join(result.prompt_tokens))}</span>']
+    for i, s in enumerate(shown):
+        alpha = 0.15 + 0.85 * s.prob
+        parts.append(f'<span class="gen" title="step {i + 1}: p = {s.prob:.4f}" '
+                     f'style="background:rgba(33,102,172,{alpha:.2f});color:{"white" if s.prob > 0.5 else "#111"};'
+                     f'padding:1px 2px;border-radius:3px;margin:0 1px">{escape(s.token)}</span>')
+    last = shown[-1] if shown else None
+    facts = "" if last is None else (
+        f"<div>step {len(shown)} of {len(result.steps)} · log-probability so far {last.logprob_sum:.3f} · "
+        f"entropy {last.entropy:.3f} nats · step {last.seconds * 1000:.1f} ms · KV cache {last.cache_bytes:,} bytes"
+        f"{' · stopped at end-of-sequence' if len(shown) == len(result.steps) and result.stopped == 'eos' else ''}</div>")
+    return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}'
+
+
+def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> go.Figure:
+    """(layer, head) rows x key columns: where the new token looked (its cross-attention for T5)."""
+    index = check_step(result, index)
+    step = result.steps[index]
+    rows = step.cross if cross else step.attention
+    if rows is None:
+        raise ValueError("This model has no cross-attention.")
+    layers, heads, keys = rows.shape
+    if cross:
+        labels = list(result.prompt_tokens)
+    else:
+        before = [] if result.family == "encoder-decoder" else list(result.prompt_tokens)
+        start = ["<start>"] if result.family == "encoder-decoder" else []
+        labels = before + start + [s.token for s in result.steps[:index]]
+    labels = [f"{i} {t}" for i, t in enumerate(labels[:keys])]
+    y = [f"L{layer} H{head}" for layer in range(layers) for head in range(heads)]
+    fig = go.Figure(go.Heatmap(z=rows.reshape(layers * heads, keys), x=labels, y=y, colorscale="Blues", zmin=0,
+                               hovertemplate="%{y} → %{x}<br>weight %{z:.4f}<extra></extra>"))
+    kind = "cross-attention to the input" if cross else "self-attention"
+    layout = base_layout(f"step {index + 1} ({step.token}): its {kind}, every layer and head",
+                         height=int(min(700, 160 + 16 * layers * heads)))
+    layout["margin"] = dict(l=80, r=10, t=48, b=110)
+    fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
+    return fig
