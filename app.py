@@ -14,10 +14,11 @@ from pathlib import Path
 import gradio as gr
 
 from models import analysis, registry
-from models.decoding import Settings, decode, decoding_to_json
-from models.loading import configure_threads
+from models.decoding import KV_CONFIGS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
+from models.loading import configure_threads, get_model
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
-from viz.decoding import attention_row_figure, stages_figure, text_html
+from viz.decoding import (attention_row_figure, cache_figure, kv_table_markdown, mask_fill_html, stages_figure,
+                          text_html)
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap, mask_heatmap
 from viz.overview import overview_figure, parse_pick
@@ -463,6 +464,39 @@ def api_decode(model: str, prompt: str, strategy: str = "greedy", temperature: f
         return decoding_to_json(decode(model, prompt, settings))
 
 
+def _kv_rows(model: str) -> list[dict]:
+    configs = dict(KV_CONFIGS)
+    for key in dict.fromkeys(["mini-gpt", "mini-llama", "mini-t5", model]):
+        configs[registry.resolve(key).name] = kv_config(get_model(key))
+    return kv_table(configs)
+
+
+def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
+    """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes, the
+    tokens (the same both ways), and the cache calculator for real configurations."""
+    with user_errors():
+        on = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new_tokens, use_cache=True))
+        off = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new_tokens, use_cache=False))
+        return {"tokens_same": on.token_ids == off.token_ids,
+                "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps]},
+                "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps]},
+                "calculator": _kv_rows(model)}
+
+
+def run_kv(model, prompt, max_new):
+    with user_errors():
+        on = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new, use_cache=True))
+        off = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new, use_cache=False))
+        return cache_figure(on, off), kv_table_markdown(_kv_rows(model))
+
+
+def run_contrast(prompt, max_new):
+    with user_errors():
+        fills = fill_left_to_right("mini-bert", prompt, int(max_new))
+        gpt = decode("mini-gpt", prompt, _settings("greedy", 1, 0, 1, 0, max_new))
+        return mask_fill_html(fills, gpt)
+
+
 def _decode_views(result, index):
     if result is None:
         return index, "", None, None, None
@@ -520,6 +554,19 @@ def _decoding_tab() -> None:
     gr.on([strategy.input, temperature.release, top_k.release, top_p.release, seed.submit, use_cache.input],
           lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * 6,
           [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
+    with gr.Accordion("KV cache: time and memory", open=False):
+        kv_go = gr.Button("Measure with and without the cache", elem_id="kv-run")
+        kv_plot = gr.Plot(label="Per-step time and cache size", elem_id="kv-plot")
+        kv_table_md = gr.Markdown(elem_id="kv-table")
+        kv_go.click(run_kv, [model, prompt, max_new], [kv_plot, kv_table_md], api_name="kv_view",
+                    api_visibility="private", **RUNS)
+    with gr.Accordion("Why not generate with BERT?", open=False):
+        gr.Markdown("BERT fills a [MASK] from both sides. Asked to continue a text it gets a [MASK] with only [SEP] "
+                    "to its right, again and again; GPT was trained for exactly this.")
+        contrast_go = gr.Button("Continue the prompt with BERT and with GPT", elem_id="contrast-run")
+        contrast = gr.HTML(elem_id="contrast")
+        contrast_go.click(run_contrast, [prompt, max_new], contrast, api_name="contrast_view",
+                          api_visibility="private", **RUNS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,6 +610,7 @@ def build_demo() -> gr.Blocks:
         gr.api(api_attention_flow, api_name="attention_flow", **RUNS)
         gr.api(api_mask_data, api_name="mask_data", **RUNS)
         gr.api(api_decode, api_name="decode", **RUNS)
+        gr.api(api_kv_cache, api_name="kv_cache", **RUNS)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     configure_threads(CONCURRENCY)
     return demo

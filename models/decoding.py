@@ -258,3 +258,66 @@ def decoding_to_json(result: Decoding) -> dict:
 def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int = 16, batch: int = 1) -> int:
     """Keys and values of every layer: 2 x layers x kv_heads x head_dim x tokens x batch x bytes."""
     return 2 * layers * kv_heads * head_dim * tokens * batch * bits // 8
+
+
+# Published configurations (config.json of each model): layers, key/value heads, head dimension.
+KV_CONFIGS = {
+    "Llama-3.1-8B": (32, 8, 128),
+    "Qwen2.5-7B": (28, 4, 128),
+}
+
+
+def kv_config(loaded: LoadedModel) -> tuple[int, int, int]:
+    """(layers, key/value heads, head dim) of a loaded decoder or encoder-decoder's self-attention."""
+    cfg = loaded.model.config
+    # The cache holds the decoder's layers: T5's num_decoder_layers, a decoder's num_hidden_layers.
+    layers = getattr(cfg, "num_decoder_layers", None) or cfg.num_hidden_layers
+    heads = getattr(cfg, "num_attention_heads", None) or getattr(cfg, "num_heads", None) or cfg.n_head
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or getattr(cfg, "d_kv", None) or cfg.hidden_size // heads
+    return int(layers), int(kv_heads), int(head_dim)
+
+
+def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000), bits=(16, 8, 4)) -> list[dict]:
+    """KV-cache bytes for one sequence of each context length, per model and precision."""
+    return [
+        {"model": name, "layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "context": context,
+         "bits": b, "bytes": kv_cache_bytes(layers, kv_heads, head_dim, context, b)}
+        for name, (layers, kv_heads, head_dim) in models.items() for context in contexts for b in bits
+    ]
+
+
+@dataclass(frozen=True)
+class MaskFill:
+    token: str
+    token_id: int
+    prob: float
+    candidates: tuple[tuple[str, float], ...]  # top 5 fills of the trailing [MASK]
+
+
+@torch.inference_mode()
+def fill_left_to_right(key: str, prompt: str, max_new_tokens: int = 10, device: str | None = None) -> tuple[MaskFill, ...]:
+    """Make an encoder "generate": append [MASK] before the final [SEP], take its most likely
+    fill, append that, repeat. The encoder was trained to fill gaps with context on both sides;
+    here the right side is only [SEP], which is why this goes badly."""
+    prompt, _ = clean_text(prompt)
+    loaded = get_model(key, device)
+    tok = loaded.tokenizer
+    if loaded.family != "encoder" or tok.mask_token_id is None:
+        raise ValueError("Filling a trailing [MASK] needs an encoder with a mask token (a BERT).")
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}.")
+    ids = tok(prompt)["input_ids"][:-1]  # without the final [SEP]
+    fills = []
+    for _ in range(int(max_new_tokens)):
+        row = torch.tensor([ids + [tok.mask_token_id, tok.sep_token_id]], device=loaded.device)
+        out = loaded.model(input_ids=row)
+        logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
+        probs = torch.softmax(logits[0, -2].float(), -1)
+        top = torch.topk(probs, 5)
+        labels = display_tokens(tok, top.indices.tolist())
+        chosen = int(top.indices[0])
+        fills.append(MaskFill(labels[0], chosen, float(top.values[0]),
+                              tuple(zip(labels, (float(v) for v in top.values)))))
+        ids.append(chosen)
+    return tuple(fills)

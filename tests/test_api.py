@@ -217,3 +217,12 @@ def test_decode_endpoint_equals_generate(client):
 def test_decode_refuses_bad_knobs(client, args, message):
     with pytest.raises(Exception, match=message):
         client.predict("mini-gpt", "hello", *args, api_name="/decode")
+
+
+def test_kv_cache_endpoint(client):
+    data = client.predict("mini-gpt", "今天天气真好，", 8, api_name="/kv_cache")
+    assert data["tokens_same"] is True
+    sizes = data["with_cache"]["cache_bytes"]
+    assert sizes == sorted(sizes) and sizes[0] > 0
+    llama = [r for r in data["calculator"] if r["model"] == "Llama-3.1-8B" and r["context"] == 100_000 and r["bits"] == 16]
+    assert llama[0]["bytes"] == 2 * 32 * 8 * 128 * 100_000 * 2

@@ -124,3 +124,41 @@ def test_kv_cache_formula_for_real_configurations():
     assert decoding.kv_cache_bytes(32, 8, 128, 8192, 16) == 2**30
     # Qwen2.5-7B at 100k tokens in int4: 28 layers, 4 KV heads.
     assert decoding.kv_cache_bytes(28, 4, 128, 100_000, 4) == 2 * 28 * 4 * 128 * 100_000 // 2
+
+
+def test_live_cache_size_matches_the_formula():
+    result = decode("mini-llama", GPT_PROMPT, Settings("greedy", max_new_tokens=5))
+    layers, kv_heads, head_dim = decoding.kv_config(get_model("mini-llama"))
+    assert (layers, kv_heads, head_dim) == (4, 2, 32)  # grouped-query attention: half the heads
+    prompt = len(result.prompt_tokens)
+    for i, step in enumerate(result.steps):
+        # After step i the cache holds the prompt and the i tokens fed back before it, in float32.
+        assert step.cache_bytes == decoding.kv_cache_bytes(layers, kv_heads, head_dim, prompt + i, bits=32)
+
+
+def test_an_encoder_fills_a_trailing_mask_left_to_right():
+    fills = decoding.fill_left_to_right("mini-bert", GPT_PROMPT, 4)
+    assert len(fills) == 4 and all(0 < f.prob <= 1 and len(f.candidates) == 5 for f in fills)
+    assert all(f.candidates[0] == (f.token, f.prob) for f in fills)
+    with pytest.raises(ValueError, match="encoder"):
+        decoding.fill_left_to_right("mini-gpt", GPT_PROMPT, 4)
+
+
+def test_decoding_figures_carry_the_run():
+    from viz import decoding as dviz
+
+    on = decode("mini-t5", T5_PROMPT, Settings("sample", 0.9, 10, 0.8, seed=2, max_new_tokens=6))
+    off = decode("mini-t5", T5_PROMPT, Settings("sample", 0.9, 10, 0.8, seed=2, max_new_tokens=6, use_cache=False))
+    fig = dviz.stages_figure(on, 1)
+    for k in range(5):
+        np.testing.assert_array_equal(np.asarray(fig.data[k].y), on.steps[1].stages[k])
+    cache = dviz.cache_figure(on, off)
+    assert list(cache.data[2].y) == [s.cache_bytes / 1024 for s in on.steps]
+    cross = dviz.attention_row_figure(on, 2, cross=True)
+    np.testing.assert_array_equal(np.asarray(cross.data[0].z), on.steps[2].cross.reshape(-1, on.steps[2].cross.shape[-1]))
+    html = dviz.text_html(on, 3)
+    assert html.count('class="gen"') == 3
+    table = dviz.kv_table_markdown(decoding.kv_table({"Llama-3.1-8B": decoding.KV_CONFIGS["Llama-3.1-8B"]}))
+    assert "| Llama-3.1-8B (32, 8, 128) | 8,192 | 1.00 GiB | 512.00 MiB | 256.00 MiB |" in table
+    with pytest.raises(ValueError, match="Step 99"):
+        dviz.stages_figure(on, 99)

@@ -90,3 +90,62 @@ def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> g
     layout["margin"] = dict(l=80, r=10, t=48, b=110)
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
     return fig
+
+
+def cache_figure(with_cache: Decoding, without: Decoding) -> go.Figure:
+    """Per-step forward time with and without the KV cache, and the cache's size, measured live."""
+    steps = list(range(1, len(with_cache.steps) + 1))
+    fig = go.Figure([
+        go.Scatter(x=steps, y=[s.seconds * 1000 for s in with_cache.steps], name="step time, KV cache on",
+                   mode="lines+markers", line=dict(color="#2166ac", width=3)),
+        go.Scatter(x=list(range(1, len(without.steps) + 1)), y=[s.seconds * 1000 for s in without.steps],
+                   name="step time, cache off (recompute everything)", mode="lines+markers",
+                   line=dict(color="#d6604d", width=3)),
+        go.Bar(x=steps, y=[s.cache_bytes / 1024 for s in with_cache.steps], name="cache size (KiB)", yaxis="y2",
+               marker_color="rgba(33,102,172,0.25)"),
+    ])
+    layout = base_layout("the KV cache trades memory for time, measured on this run", height=420)
+    layout["margin"] = dict(l=70, r=70, t=48, b=60)
+    fig.update_layout(layout, xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="ms per step")),
+                      yaxis2=dict(title=dict(text="KiB"), overlaying="y", side="right", showgrid=False),
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+    return fig
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def kv_table_markdown(rows: list[dict]) -> str:
+    """The calculator as a Markdown table, one row per model and context, one column per precision."""
+    bits = sorted({r["bits"] for r in rows}, reverse=True)
+    head = "| model (layers, KV heads, head dim) | context | " + " | ".join(
+        {16: "fp16", 8: "int8", 4: "int4"}.get(b, f"{b}-bit") for b in bits) + " |"
+    lines = ["KV cache = 2 (keys and values) x layers x KV heads x head dim x tokens x bytes per value", "",
+             head, "|---|---|" + "---|" * len(bits)]
+    keys = []
+    for r in rows:
+        if (r["model"], r["context"]) not in keys:
+            keys.append((r["model"], r["context"]))
+    for name, context in keys:
+        chosen = {r["bits"]: r for r in rows if r["model"] == name and r["context"] == context}
+        first = chosen[bits[0]]
+        lines.append(f"| {escape(name)} ({first['layers']}, {first['kv_heads']}, {first['head_dim']}) | {context:,} | "
+                     + " | ".join(_size(chosen[b]["bytes"]) for b in bits) + " |")
+    return "\n".join(lines)
+
+
+def mask_fill_html(fills, gpt: Decoding) -> str:
+    """An encoder filling a trailing [MASK] again and again, beside a decoder's greedy tokens."""
+    bert = "".join(f'<span title="p = {f.prob:.3f}; also {escape(", ".join(t for t, _ in f.candidates[1:]))}" '
+                   f'style="background:rgba(214,96,77,{0.15 + 0.85 * f.prob:.2f});padding:1px 2px;margin:0 1px;'
+                   f'border-radius:3px">{escape(f.token)}</span>' for f in fills)
+    gpt_tokens = "".join(f'<span title="p = {s.prob:.3f}" style="background:rgba(33,102,172,{0.15 + 0.85 * s.prob:.2f});'
+                         f'padding:1px 2px;margin:0 1px;border-radius:3px">{escape(s.token)}</span>' for s in gpt.steps)
+    prompt = escape("".join(gpt.prompt_tokens))
+    return (f'<div style="font-size:18px;line-height:2"><div><b>BERT, filling a trailing [MASK]:</b> {prompt} {bert}</div>'
+            f'<div><b>GPT, next-token prediction:</b> {prompt} {gpt_tokens}</div></div>')
