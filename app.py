@@ -17,7 +17,7 @@ from models import analysis, registry
 from models.decoding import KV_CONFIGS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
 from models.loading import configure_threads, get_model
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
-from viz.decoding import (attention_row_figure, cache_figure, kv_table_markdown, mask_fill_html, stages_figure,
+from viz.decoding import (alignment_figure, attention_row_figure, cache_figure, kv_table_markdown, mask_fill_html, stages_figure,
                           text_html)
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap, mask_heatmap
@@ -499,10 +499,13 @@ def run_contrast(prompt, max_new):
 
 def _decode_views(result, index):
     if result is None:
-        return index, "", None, None, None
+        return index, "", None, None, None, None
     index = min(max(int(index), 0), len(result.steps) - 1)
-    cross = attention_row_figure(result, index, cross=True) if result.family == "encoder-decoder" else None
-    return index, text_html(result, index + 1), stages_figure(result, index), attention_row_figure(result, index), cross
+    seq2seq = result.family == "encoder-decoder"
+    cross = attention_row_figure(result, index, cross=True) if seq2seq else None
+    alignment = alignment_figure(result, index) if seq2seq else None
+    return (index, text_html(result, index + 1), stages_figure(result, index), attention_row_figure(result, index),
+            cross, alignment)
 
 
 def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache, result, index):
@@ -545,14 +548,15 @@ def _decoding_tab() -> None:
     with gr.Row():
         row = gr.Plot(label="The new token's self-attention", elem_id="dec-attention")
         cross = gr.Plot(label="Its cross-attention (encoder-decoders)", elem_id="dec-cross")
+    alignment = gr.Plot(label="Alignment so far (encoder-decoders)", elem_id="dec-alignment")
     result, index = gr.State(None), gr.State(0)
     knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache]
-    outputs = [result, index, text, stages, row, cross]
+    outputs = [result, index, text, stages, row, cross, alignment]
     for name, button in buttons.items():
         button.click(lambda *args, _n=name: decode_move(_n, *args), [*knobs, result, index], outputs,
                      api_name=f"decode_{name}", api_visibility="private", **RUNS)
     gr.on([strategy.input, temperature.release, top_k.release, top_p.release, seed.submit, use_cache.input],
-          lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * 6,
+          lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * 7,
           [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
     with gr.Accordion("KV cache: time and memory", open=False):
         kv_go = gr.Button("Measure with and without the cache", elem_id="kv-run")

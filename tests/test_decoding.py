@@ -162,3 +162,17 @@ def test_decoding_figures_carry_the_run():
     assert "| Llama-3.1-8B (32, 8, 128) | 8,192 | 1.00 GiB | 512.00 MiB | 256.00 MiB |" in table
     with pytest.raises(ValueError, match="Step 99"):
         dviz.stages_figure(on, 99)
+
+
+def test_t5_alignment_stacks_the_cross_attention_rows():
+    from viz import decoding as dviz
+
+    result = decode("mini-t5", T5_PROMPT, Settings("greedy", max_new_tokens=20))
+    fig = dviz.alignment_figure(result, 3)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (4, len(result.prompt_tokens))
+    for i in range(4):
+        np.testing.assert_allclose(z[i], result.steps[i].cross.mean(axis=(0, 1)), rtol=1e-6)
+    np.testing.assert_allclose(z.sum(1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="cross-attention"):
+        dviz.alignment_figure(decode("mini-gpt", GPT_PROMPT, Settings(max_new_tokens=3)), 0)

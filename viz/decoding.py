@@ -149,3 +149,21 @@ def mask_fill_html(fills, gpt: Decoding) -> str:
     prompt = escape("".join(gpt.prompt_tokens))
     return (f'<div style="font-size:18px;line-height:2"><div><b>BERT, filling a trailing [MASK]:</b> {prompt} {bert}</div>'
             f'<div><b>GPT, next-token prediction:</b> {prompt} {gpt_tokens}</div></div>')
+
+
+def alignment_figure(result: Decoding, index: int) -> go.Figure:
+    """Output tokens so far x input tokens: each step's cross-attention row (mean over layers and
+    heads) stacked under the previous ones, the alignment a translation builds up."""
+    index = check_step(result, index)
+    if result.steps[0].cross is None:
+        raise ValueError("This model has no cross-attention.")
+    rows = np.stack([s.cross.mean(axis=(0, 1)) for s in result.steps[:index + 1]]).astype(np.float32)
+    x = [f"{i} {t}" for i, t in enumerate(result.prompt_tokens)]
+    y = [f"{i + 1} {s.token}" for i, s in enumerate(result.steps[:index + 1])]
+    fig = go.Figure(go.Heatmap(z=rows, x=x, y=y, colorscale="Blues", zmin=0,
+                               hovertemplate="output %{y} → input %{x}<br>mean weight %{z:.4f}<extra></extra>"))
+    layout = base_layout(f"alignment after {index + 1} step(s): cross-attention, mean of all layers and heads",
+                         height=int(min(600, 220 + 26 * (index + 1))))
+    layout["margin"] = dict(l=110, r=10, t=48, b=110)
+    fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
+    return fig
