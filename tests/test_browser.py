@@ -50,6 +50,8 @@ def test_compare_page_shows_four_models(page, tmp_path):
     assert any(t.startswith("cross-attention") for t in titles)
     for slug in ("bert", "gpt", "t5", "llama"):
         assert page.locator(f"#tokens-{slug} .tok").count() > 2
+    # Plotly would swallow "</s>" as a closing tag; escaped, the axis shows it.
+    assert "</s>" in page.locator("#attn-t5 .xtick text").all_text_contents()
     page.screenshot(path=str(_shots(tmp_path) / "compare.png"), full_page=True)
 
 

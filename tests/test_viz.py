@@ -100,3 +100,10 @@ def test_viz_does_not_import_torch():
     code = ("import sys, viz.heatmap, viz.tokens, viz.overview, viz.patterns, viz.graphs, models.analysis; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_markup_like_tokens_are_escaped_for_plotly():
+    a = _causal_set(tokens=("<pad>", "I", "</s>", "&"))
+    fig = attention_heatmap(a, 0, 0)
+    assert list(fig.layout.xaxis.ticktext) == ["&lt;pad&gt;", "I", "&lt;/s&gt;", "&amp;"]
+    assert fig.data[0].customdata[2][0][0] == "&lt;/s&gt;"

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.decoding import Decoding
-from viz.style import base_layout
+from viz.style import base_layout, plotly_text
 
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
 STAGE_COLORS = ("#bdbdbd", "#92c5de", "#4393c3", "#2166ac", "#d6604d")
@@ -26,7 +26,8 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
     """Top candidates of one step under each stage; the chosen token starred, the filter boundary dashed."""
     index = check_step(result, index)
     step = result.steps[index]
-    labels = [f"{'★ ' if i == step.token_id else ''}{t}" for t, i in zip(step.candidate_tokens, step.candidate_ids)]
+    labels = [f"{'★ ' if i == step.token_id else ''}{plotly_text(t)}"
+              for t, i in zip(step.candidate_tokens, step.candidate_ids)]
     x = list(range(len(labels)))
     fig = go.Figure([
         go.Bar(x=x, y=step.stages[k], name=name, marker_color=color,
@@ -41,7 +42,7 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
     s = result.settings
     knobs = "greedy: knobs ignored" if not s.sampling else \
         f"T = {s.temperature:g}, top-k = {s.top_k or 'off'}, top-p = {s.top_p:g}"
-    layout = base_layout(f"step {index + 1}: chose {step.token} with p = {step.prob:.3f} · {knobs}", height=430)
+    layout = base_layout(f"step {index + 1}: chose {plotly_text(step.token)} with p = {step.prob:.3f} · {knobs}", height=430)
     layout["margin"] = dict(l=60, r=10, t=48, b=110)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45),
@@ -80,12 +81,12 @@ def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> g
         before = [] if result.family == "encoder-decoder" else list(result.prompt_tokens)
         start = ["<start>"] if result.family == "encoder-decoder" else []
         labels = before + start + [s.token for s in result.steps[:index]]
-    labels = [f"{i} {t}" for i, t in enumerate(labels[:keys])]
+    labels = [f"{i} {plotly_text(t)}" for i, t in enumerate(labels[:keys])]
     y = [f"L{layer} H{head}" for layer in range(layers) for head in range(heads)]
     fig = go.Figure(go.Heatmap(z=rows.reshape(layers * heads, keys), x=labels, y=y, colorscale="Blues", zmin=0,
                                hovertemplate="%{y} → %{x}<br>weight %{z:.4f}<extra></extra>"))
     kind = "cross-attention to the input" if cross else "self-attention"
-    layout = base_layout(f"step {index + 1} ({step.token}): its {kind}, every layer and head",
+    layout = base_layout(f"step {index + 1} ({plotly_text(step.token)}): its {kind}, every layer and head",
                          height=int(min(700, 160 + 16 * layers * heads)))
     layout["margin"] = dict(l=80, r=10, t=48, b=110)
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
@@ -158,8 +159,8 @@ def alignment_figure(result: Decoding, index: int) -> go.Figure:
     if result.steps[0].cross is None:
         raise ValueError("This model has no cross-attention.")
     rows = np.stack([s.cross.mean(axis=(0, 1)) for s in result.steps[:index + 1]]).astype(np.float32)
-    x = [f"{i} {t}" for i, t in enumerate(result.prompt_tokens)]
-    y = [f"{i + 1} {s.token}" for i, s in enumerate(result.steps[:index + 1])]
+    x = [f"{i} {plotly_text(t)}" for i, t in enumerate(result.prompt_tokens)]
+    y = [f"{i + 1} {plotly_text(s.token)}" for i, s in enumerate(result.steps[:index + 1])]
     fig = go.Figure(go.Heatmap(z=rows, x=x, y=y, colorscale="Blues", zmin=0,
                                hovertemplate="output %{y} → input %{x}<br>mean weight %{z:.4f}<extra></extra>"))
     layout = base_layout(f"alignment after {index + 1} step(s): cross-attention, mean of all layers and heads",

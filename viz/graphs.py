@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from models.analysis import Importance
 from models.data import AttentionSet
 from viz.heatmap import KIND_TITLES, check_head
-from viz.style import base_layout
+from viz.style import base_layout, plotly_text
 
 BACKWARD_COLOR = "#2166ac"
 FORWARD_COLOR = "#d6604d"
@@ -75,11 +75,12 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
             traces.append(go.Scatter(
                 x=[m[0][ARC_POINTS // 2] for m in mids], y=[m[1][ARC_POINTS // 2] for m in mids], mode="markers",
                 marker=dict(size=7, color=color), showlegend=False, name=f"edges {name}",
-                customdata=[[graph.nodes[q]["token"], graph.nodes[k]["token"], w] for q, k, w in edges],
+                customdata=[[plotly_text(graph.nodes[q]["token"]), plotly_text(graph.nodes[k]["token"]), w]
+                            for q, k, w in edges],
                 text=[f"{q}→{k}" for q, k, _ in edges],
                 hovertemplate="%{text}: %{customdata[0]} → %{customdata[1]}<br>weight %{customdata[2]:.4f}<extra></extra>",
             ))
-    tokens = [graph.nodes[i]["token"] for i in range(n)]
+    tokens = [plotly_text(graph.nodes[i]["token"]) for i in range(n)]
     self_weights = [graph.nodes[i]["self_weight"] for i in range(n)]
     traces.append(go.Scatter(
         x=list(range(n)), y=[0.0] * n, mode="markers+text", text=tokens, textposition="bottom center",
@@ -101,7 +102,7 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
 
 def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
     """Rollout and flow score of every input token for the chosen query position, side by side."""
-    x = [f"{i} {t}" for i, t in enumerate(result.tokens)]
+    x = [f"{i} {plotly_text(t)}" for i, t in enumerate(result.tokens)]
     fig = go.Figure([
         go.Bar(x=x, y=result.rollout.astype(np.float32), name="attention rollout", marker_color="#2166ac",
                hovertemplate="%{x}<br>rollout %{y:.4f}<extra></extra>"),
@@ -109,7 +110,7 @@ def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
                hovertemplate="%{x}<br>flow %{y:.4f}<extra></extra>"),
     ])
     title = (f"{model_name + ' · ' if model_name else ''}which input tokens reach position {result.position} "
-             f"({result.tokens[result.position]}) through every layer")
+             f"({plotly_text(result.tokens[result.position])}) through every layer")
     layout = base_layout(title, height=420)
     layout["margin"] = dict(l=60, r=10, t=48, b=120)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),

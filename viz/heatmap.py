@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.data import AttentionSet
-from viz.style import ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, token_axis
+from viz.style import ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text, token_axis
 
 KIND_TITLES = {
     "encoder": "encoder self-attention",
@@ -22,8 +22,8 @@ KIND_TITLES = {
 
 def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
     """(query, key, 2) labels for hover text."""
-    q = np.asarray(query, dtype=object)[:, None]
-    k = np.asarray(key, dtype=object)[None, :]
+    q = np.asarray([plotly_text(t) for t in query], dtype=object)[:, None]
+    k = np.asarray([plotly_text(t) for t in key], dtype=object)[None, :]
     return np.stack(np.broadcast_arrays(q, k), axis=-1)
 
 

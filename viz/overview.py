@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from models.data import AttentionSet
 from viz.heatmap import KIND_TITLES
-from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout
+from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text
 
 
 def tile_grid(attn: AttentionSet) -> np.ndarray:
@@ -33,7 +33,7 @@ def _labels(count: int, size: int, prefix: str, inner: str, tokens: tuple[str, .
     """Category labels along one axis; gap rows/columns get unique blank-ish labels."""
     out = []
     for block in range(count):
-        out += [f"{prefix}{block} {inner}{i} {tokens[i]}" for i in range(size)]
+        out += [f"{prefix}{block} {inner}{i} {plotly_text(tokens[i])}" for i in range(size)]
         if block < count - 1:
             out.append(" " * (block + 1))
     return out

@@ -9,13 +9,19 @@ MASKED_COLOR = "#c8c8c8"
 ALLOWED_COLOR = "#1f4e99"
 
 
+def plotly_text(text: str) -> str:
+    """Plotly reads a few HTML tags in any text it draws: "</s>" would vanish as a closing tag.
+    Escaped, a token shows as itself (Plotly turns the entities back into characters)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def token_axis(labels: tuple[str, ...] | list[str], title: str) -> dict:
     """A categorical axis over positions: tokens may repeat, positions never do."""
     axis = dict(
         title=dict(text=title),
         tickmode="array",
         tickvals=list(range(len(labels))),
-        ticktext=list(labels),
+        ticktext=[plotly_text(label) for label in labels],
         showgrid=False,
         zeroline=False,
         automargin=False,  # fixed margins: automargin redraw loops squeezed narrow plots
