@@ -104,12 +104,15 @@ def test_device_override_and_auto(monkeypatch):
 
 
 def test_no_code_enables_remote_code():
-    needle = "trust_remote_code" + "=True"
+    import re
+
+    # Any value other than a literal False given to the remote-code flag, as keyword or dict key.
+    enabling = re.compile(r"""trust_remote_code["']?\]?\s*[:=](?!\s*False\b)""")
     offenders = []
     for path in ROOT.rglob("*.py"):
         if ".venv" in path.parts or "site-packages" in path.parts:
             continue
-        text = path.read_text(encoding="utf-8")
-        if needle in text.replace(" ", ""):
-            offenders.append(str(path))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if enabling.search(line):
+                offenders.append(f"{path}:{number}")
     assert offenders == []
