@@ -261,24 +261,31 @@ def _attention_tab(text, run, tab) -> None:
 # Masks tab: the taxonomy of masks beside the attention they produce
 
 
+def _mask_schemes(text, second, prefix) -> tuple[int, int, list[tuple[str, str, object, str]]]:
+    """(prefix used, causal length, [(scheme, model key, attention set, title)]): the masking
+    taxonomy, each scheme run on its embedded model."""
+    batch = run_padded_batch("mini-bert", [text, second or SHORT_SENTENCE])
+    causal = run_trace("mini-gpt", text)
+    n = len(causal.tokens)
+    prefix = min(max(int(prefix), 0), n)
+    prefix_lm = run_prefix_lm("mini-gpt", text, prefix)
+    t5 = run_trace("mini-t5", text)
+    return prefix, n, [
+        ("bidirectional_padded", "mini-bert", batch[0].attentions[0], "bidirectional, batch row 1"),
+        ("bidirectional_padded", "mini-bert", batch[1].attentions[0], "bidirectional, batch row 2 ([PAD] keys masked)"),
+        ("causal", "mini-gpt", causal.attentions[0], "causal decoder"),
+        ("prefix_lm", "mini-gpt", prefix_lm.attentions[0], f"prefix decoder, prefix of {prefix} tokens"),
+        ("encoder", "mini-t5", t5.attention("encoder"), "encoder-decoder: encoder, full"),
+        ("decoder", "mini-t5", t5.attention("decoder"), "encoder-decoder: decoder, causal"),
+        ("cross", "mini-t5", t5.attention("cross"), "encoder-decoder: cross, full"),
+    ]
+
+
 def run_masks(text, second, prefix, layer, head):
     with user_errors():
-        batch = run_padded_batch("mini-bert", [text, second or SHORT_SENTENCE])
-        causal = run_trace("mini-gpt", text)
-        n = len(causal.tokens)
-        prefix = min(max(int(prefix), 0), n)
-        prefix_lm = run_prefix_lm("mini-gpt", text, prefix)
-        t5 = run_trace("mini-t5", text)
+        prefix, n, schemes = _mask_schemes(text, second, prefix)
         figures = []
-        for attn, title in (
-            (batch[0].attentions[0], "bidirectional, batch row 1"),
-            (batch[1].attentions[0], "bidirectional, batch row 2 ([PAD] keys masked)"),
-            (causal.attentions[0], "causal decoder"),
-            (prefix_lm.attentions[0], f"prefix decoder, prefix of {prefix} tokens"),
-            (t5.attention("encoder"), "encoder-decoder: encoder, full"),
-            (t5.attention("decoder"), "encoder-decoder: decoder, causal"),
-            (t5.attention("cross"), "encoder-decoder: cross, full"),
-        ):
+        for _, _, attn, title in schemes:
             lay, hd = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
             figures += [mask_heatmap(attn, f"mask · {title}"), attention_heatmap(attn, lay, hd, f"attention L{lay} H{hd} · {title}")]
         return (gr.Slider(maximum=n, value=prefix), *figures)
@@ -288,21 +295,18 @@ def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> d
     """The mask each architecture applies ([query][key], 1 = may attend) for this text:
     bidirectional with padding (a batch of two), causal, prefix-LM, and T5's three."""
     with user_errors():
-        batch = run_padded_batch("mini-bert", [text, second or SHORT_SENTENCE])
-        prefix_lm = run_prefix_lm("mini-gpt", text, prefix)
-        t5 = run_trace("mini-t5", text)
-
-        def one(trace, kind):
-            a = trace.attention(kind)
-            return {"model": trace.model_key, "query_tokens": list(a.query_tokens), "key_tokens": list(a.key_tokens),
-                    "mask": a.mask.astype(int).tolist()}
-
-        return {
-            "bidirectional_padded": [one(batch[0], "encoder"), one(batch[1], "encoder")],
-            "causal": one(run_trace("mini-gpt", text), "decoder"),
-            "prefix_lm": dict(one(prefix_lm, "decoder"), prefix=int(prefix)),
-            "encoder_decoder": {k: one(t5, k) for k in ("encoder", "decoder", "cross")},
-        }
+        prefix, _, schemes = _mask_schemes(text, second, prefix)
+        result: dict = {"bidirectional_padded": [], "encoder_decoder": {}}
+        for scheme, model, a, _ in schemes:
+            entry = {"model": model, "query_tokens": list(a.query_tokens), "key_tokens": list(a.key_tokens),
+                     "mask": a.mask.astype(int).tolist()}
+            if scheme == "bidirectional_padded":
+                result[scheme].append(entry)
+            elif model == "mini-t5":
+                result["encoder_decoder"][scheme] = entry
+            else:
+                result[scheme] = dict(entry, prefix=prefix) if scheme == "prefix_lm" else entry
+        return result
 
 
 def _masks_tab(text, tab) -> None:
@@ -347,8 +351,8 @@ def run_rank(enc_model, dec_model, text, exponent, layer, head):
         reports = []
         for key in (enc_model, dec_model):
             trace = run_trace(key, text)
-            kind = analysis.self_attention_kinds(trace)[0] if trace.family != "decoder" else "decoder"
-            reports.append((trace.model_name, analysis.trace_rank(trace, tolerance)[kind]))
+            attn = trace.attention(analysis.self_attention_kinds(trace)[0])
+            reports.append((trace.model_name, analysis.attention_rank(attn, tolerance)))
         (enc_name, enc), (dec_name, dec) = reports
         summary = _rank_summary(reports)
         layers = max(enc.rank.shape[0], dec.rank.shape[0]) - 1
@@ -471,12 +475,20 @@ def _kv_rows(model: str) -> list[dict]:
     return kv_table(configs)
 
 
+def _greedy(max_new_tokens, use_cache: bool = True) -> Settings:
+    return _settings("greedy", 1.0, 0, 1.0, 0, max_new_tokens, use_cache=use_cache)
+
+
+def _cache_runs(model, prompt, max_new_tokens):
+    """The same greedy decode with the KV cache on, then off."""
+    return (decode(model, prompt, _greedy(max_new_tokens, True)), decode(model, prompt, _greedy(max_new_tokens, False)))
+
+
 def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
     """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes, the
     tokens (the same both ways), and the cache calculator for real configurations."""
     with user_errors():
-        on = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new_tokens, use_cache=True))
-        off = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new_tokens, use_cache=False))
+        on, off = _cache_runs(model, prompt, max_new_tokens)
         return {"tokens_same": on.token_ids == off.token_ids,
                 "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps]},
                 "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps]},
@@ -485,15 +497,13 @@ def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
 
 def run_kv(model, prompt, max_new):
     with user_errors():
-        on = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new, use_cache=True))
-        off = decode(model, prompt, _settings("greedy", 1, 0, 1, 0, max_new, use_cache=False))
-        return cache_figure(on, off), kv_table_markdown(_kv_rows(model))
+        return cache_figure(*_cache_runs(model, prompt, max_new)), kv_table_markdown(_kv_rows(model))
 
 
 def run_contrast(prompt, max_new):
     with user_errors():
         fills = fill_left_to_right("mini-bert", prompt, int(max_new))
-        gpt = decode("mini-gpt", prompt, _settings("greedy", 1, 0, 1, 0, max_new))
+        gpt = decode("mini-gpt", prompt, _greedy(max_new))
         return mask_fill_html(fills, gpt)
 
 

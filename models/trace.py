@@ -113,6 +113,13 @@ def _special(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
     return np.array([i in special for i in ids], dtype=bool)
 
 
+def _common(loaded: LoadedModel, ids: list[int]) -> dict:
+    """The Trace fields every run fills the same way: the model and the input tokens."""
+    return dict(model_key=loaded.spec.key, model_name=loaded.spec.name, family=loaded.family,
+                tokens=display_tokens(loaded.tokenizer, ids), token_ids=np.asarray(ids, dtype=np.int64),
+                special=_special(loaded, ids))
+
+
 @torch.inference_mode()
 def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_NEW_TOKENS,
               device: str | None = None) -> Trace:
@@ -124,16 +131,8 @@ def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_
     notices = list(cut)
     enc = _encode(loaded, text, _position_limit(loaded), notices)
     ids = enc["input_ids"][0].tolist()
-    tokens = display_tokens(loaded.tokenizer, ids)
     valid = enc["attention_mask"][0].float().cpu().numpy() if "attention_mask" in enc else np.ones(len(ids), np.float32)
-    common = dict(
-        model_key=loaded.spec.key,
-        model_name=loaded.spec.name,
-        family=loaded.family,
-        tokens=tokens,
-        token_ids=np.asarray(ids, dtype=np.int64),
-        special=_special(loaded, ids),
-    )
+    common = _common(loaded, ids)
     if loaded.family == "encoder":
         return _trace_encoder(loaded, enc, valid, top_k, common, notices)
     if loaded.family == "decoder":
@@ -219,14 +218,13 @@ def run_padded_batch(key: str, texts: list[str], *, device: str | None = None) -
     stacked = torch.stack(out.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
     traces = []
     for row in range(len(texts)):
-        ids = enc["input_ids"][row].tolist()
+        common = _common(loaded, enc["input_ids"][row].tolist())
         valid = enc["attention_mask"][row].float().cpu().numpy()
-        tokens = display_tokens(loaded.tokenizer, ids)
         padding = int((valid == 0).sum())
         notices = (f"{padding} [PAD] token(s) make this row as long as the longest.",) if padding else ()
+        tokens = common["tokens"]
         attn = AttentionSet("encoder", stacked[row], _key_mask(valid), tokens, tokens)
-        traces.append(Trace(loaded.spec.key, loaded.spec.name, loaded.family, tokens, np.asarray(ids, np.int64),
-                            _special(loaded, ids), (attn,), notices=notices))
+        traces.append(Trace(**common, attentions=(attn,), notices=notices))
     return tuple(traces)
 
 
@@ -258,10 +256,9 @@ def run_prefix_lm(key: str, text: str, prefix: int, *, device: str | None = None
     additive = torch.zeros(1, 1, n, n, device=loaded.device)
     additive[0, 0][torch.from_numpy(mask == 0).to(loaded.device)] = torch.finfo(torch.float32).min
     out = loaded.model(input_ids=enc["input_ids"], attention_mask=additive, output_attentions=True)
-    tokens = display_tokens(loaded.tokenizer, ids)
-    attn = AttentionSet("decoder", _stack(out.attentions), mask, tokens, tokens)
-    return Trace(loaded.spec.key, loaded.spec.name, loaded.family, tokens, np.asarray(ids, np.int64),
-                 _special(loaded, ids), (attn,), notices=tuple(notices))
+    common = _common(loaded, ids)
+    attn = AttentionSet("decoder", _stack(out.attentions), mask, common["tokens"], common["tokens"])
+    return Trace(**common, attentions=(attn,), notices=tuple(notices))
 
 
 def trace_to_json(trace: Trace) -> dict:

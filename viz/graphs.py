@@ -51,6 +51,7 @@ def _arc(q: int, k: int) -> tuple[list[float], list[float]]:
 def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
     n = graph.number_of_nodes()
     traces = []
+    arcs = {(q, k): _arc(q, k) for q, k in graph.edges}
     for backward, color, name in ((True, BACKWARD_COLOR, "to an earlier token"), (False, FORWARD_COLOR, "to a later token")):
         edges = [(q, k, w) for q, k, w in graph.edges(data="weight") if (k < q) == backward]
         # Four width bands instead of one trace per edge: a long text has thousands of edges.
@@ -62,7 +63,7 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
                 continue
             xs, ys = [], []
             for q, k, _ in chosen:
-                x, y = _arc(q, k)
+                x, y = arcs[q, k]
                 xs += x + [None]
                 ys += y + [None]
             traces.append(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=legend,
@@ -71,7 +72,7 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
                                      opacity=0.45 + 0.5 * high))
             legend = False
         if edges:
-            mids = [_arc(q, k) for q, k, _ in edges]
+            mids = [arcs[q, k] for q, k, _ in edges]
             traces.append(go.Scatter(
                 x=[m[0][ARC_POINTS // 2] for m in mids], y=[m[1][ARC_POINTS // 2] for m in mids], mode="markers",
                 marker=dict(size=7, color=color), showlegend=False, name=f"edges {name}",
