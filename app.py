@@ -14,10 +14,11 @@ from pathlib import Path
 import gradio as gr
 
 from models import analysis, registry
-from models.decoding import KV_CONFIGS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
+from models.decoding import KV_CONFIGS, MAX_BEAMS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
 from models.loading import configure_threads, get_model
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
-from viz.decoding import (alignment_figure, attention_row_figure, cache_figure, kv_table_markdown, mask_fill_html, stages_figure,
+from viz.decoding import (alignment_figure, attention_row_figure, beam_tree_figure, cache_figure, kv_table_markdown,
+                          mask_fill_html, stages_figure,
                           text_html)
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap, mask_heatmap
@@ -509,21 +510,26 @@ def run_contrast(prompt, max_new):
 
 def _decode_views(result, index):
     if result is None:
-        return index, "", None, None, None, None
-    index = min(max(int(index), 0), len(result.steps) - 1)
+        return index, "", None, None, None, None, None
+    last = len(result.steps) - 1
+    index = min(max(int(index), 0), last)
     seq2seq = result.family == "encoder-decoder"
     cross = attention_row_figure(result, index, cross=True) if seq2seq else None
     alignment = alignment_figure(result, index) if seq2seq else None
+    # The winner's last token ends the search's story: show the whole tree there.
+    tree = None if result.beams is None else beam_tree_figure(result, None if index == last else index)
     return (index, text_html(result, index + 1), stages_figure(result, index), attention_row_figure(result, index),
-            cross, alignment)
+            cross, alignment, tree)
 
 
-def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache, result, index):
+def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed, max_new, num_beams, use_cache,
+                result, index):
     """Step / Back / Run to end / a changed knob: decode with the current knobs, show one step."""
     with user_errors():
         if action == "reset":
             return None, *_decode_views(None, 0)
-        settings = _settings(strategy, temperature, top_k, top_p, seed, max_new, use_cache=use_cache)
+        beams = int(num_beams) if strategy == "beam" else 1
+        settings = _settings(strategy, temperature, top_k, top_p, seed, max_new, beams, use_cache)
         fresh = decode(model, prompt, settings)
         if action == "end":
             index = len(fresh.steps) - 1
@@ -543,12 +549,13 @@ def _decoding_tab() -> None:
         model = gr.Dropdown(choices, value="mini-gpt", label="Model", allow_custom_value=True, elem_id="dec-model")
         prompt = gr.Textbox("今天天气真好，", label="Prompt (for T5: its input text)", scale=3, elem_id="dec-prompt")
     with gr.Row():
-        strategy = gr.Radio(["greedy", "sample"], value="sample", label="Strategy", elem_id="dec-strategy")
+        strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label="Strategy", elem_id="dec-strategy")
         temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)", elem_id="dec-temperature")
         top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)", elem_id="dec-topk")
         top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)", elem_id="dec-topp")
         seed = gr.Number(0, precision=0, label="Seed", elem_id="dec-seed")
         max_new = gr.Slider(1, 64, value=20, step=1, label="Max new tokens", elem_id="dec-max")
+        num_beams = gr.Slider(2, MAX_BEAMS, value=4, step=1, label="Beams (beam strategy)", elem_id="dec-beams")
         use_cache = gr.Checkbox(True, label="KV cache", elem_id="dec-cache")
     with gr.Row():
         buttons = {name: gr.Button(label, elem_id=f"dec-{name}", variant="primary" if name == "step" else "secondary")
@@ -559,14 +566,16 @@ def _decoding_tab() -> None:
         row = gr.Plot(label="The new token's self-attention", elem_id="dec-attention")
         cross = gr.Plot(label="Its cross-attention (encoder-decoders)", elem_id="dec-cross")
     alignment = gr.Plot(label="Alignment so far (encoder-decoders)", elem_id="dec-alignment")
+    tree = gr.Plot(label="Beam search: every hypothesis, pruned ones grey, the winner red", elem_id="dec-beams-tree")
     result, index = gr.State(None), gr.State(0)
-    knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, use_cache]
-    outputs = [result, index, text, stages, row, cross, alignment]
+    knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, num_beams, use_cache]
+    outputs = [result, index, text, stages, row, cross, alignment, tree]
     for name, button in buttons.items():
         button.click(lambda *args, _n=name: decode_move(_n, *args), [*knobs, result, index], outputs,
                      api_name=f"decode_{name}", api_visibility="private", **RUNS)
-    gr.on([strategy.input, temperature.release, top_k.release, top_p.release, seed.submit, use_cache.input],
-          lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * 7,
+    gr.on([strategy.input, temperature.release, top_k.release, top_p.release, seed.submit, num_beams.release,
+           use_cache.input],
+          lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * len(outputs),
           [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
     with gr.Accordion("KV cache: time and memory", open=False):
         kv_go = gr.Button("Measure with and without the cache", elem_id="kv-run")

@@ -33,6 +33,7 @@ STRATEGIES = ("greedy", "sample", "beam")
 STAGES = ("raw", "after_temperature", "after_top_k", "after_top_p", "final")
 CANDIDATES = 20
 MAX_NEW_TOKENS = 64
+MAX_BEAMS = 8
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,39 @@ class Step:
 
 
 @dataclass(frozen=True)
+class BeamNode:
+    """One continuation beam search considered: a beam plus one token."""
+    node: int  # index in BeamTree.nodes; 0 is the root (the prompt)
+    parent: int  # -1 for the root
+    step: int  # 0-based step that proposed it (-1 for the root)
+    token: str
+    token_id: int
+    logprob: float  # log-probability of this token after its parent
+    score: float  # cumulative log-probability of the hypothesis
+    status: str  # "root", "running" (kept as a beam), "finished" (ended and entered the best list) or "pruned"
+    final_score: float  # score / length ** length_penalty for finished hypotheses, else nan
+    final_rank: int  # place in the final list of finished hypotheses (0 = the winner), -1 if none
+
+
+@dataclass(frozen=True)
+class BeamTree:
+    num_beams: int
+    kept_per_step: int  # continuations considered per step, generate()'s max(2, 1 + #eos) x beams
+    length_penalty: float
+    nodes: tuple[BeamNode, ...]
+    winner: int  # node ending the returned hypothesis
+    steps: int  # search steps run (the winner may have ended earlier)
+
+    def path(self, node: int) -> list[int]:
+        """Node ids from the first generated token down to `node`."""
+        out = []
+        while node > 0:
+            out.append(node)
+            node = self.nodes[node].parent
+        return out[::-1]
+
+
+@dataclass(frozen=True)
 class Decoding:
     model_key: str
     family: str
@@ -76,8 +110,9 @@ class Decoding:
     prompt_tokens: tuple[str, ...]
     token_ids: tuple[int, ...]  # the generated ids, end-of-sequence included when reached
     text: str
-    steps: tuple[Step, ...]
+    steps: tuple[Step, ...]  # for beam search: along the winning hypothesis
     stopped: str  # "eos" or "length"
+    beams: BeamTree | None = None
 
 
 def check_settings(settings: Settings, family: str) -> Settings:
@@ -86,8 +121,8 @@ def check_settings(settings: Settings, family: str) -> Settings:
         raise ValueError("An encoder (BERT) does not generate left to right; pick a decoder or an encoder-decoder.")
     if settings.strategy not in STRATEGIES:
         raise ValueError(f"Strategy must be one of {', '.join(STRATEGIES)}.")
-    if settings.strategy == "beam":
-        raise ValueError("Beam search is not available yet in step-by-step decoding; use greedy or sample.")
+    if settings.strategy == "beam" and not 2 <= int(settings.num_beams) <= MAX_BEAMS:
+        raise ValueError(f"Beam search needs 2 to {MAX_BEAMS} beams (one beam is greedy decoding).")
     values = {"temperature": settings.temperature, "top_p": settings.top_p}
     for name, value in values.items():
         if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -140,8 +175,13 @@ def _cache_bytes(cache) -> int:
 
 
 def _rows(attentions) -> np.ndarray:
-    """Per-layer (1, heads, q, k) -> (layers, heads, k): the last query's row."""
-    return torch.stack([a[0, :, -1, :] for a in attentions]).float().cpu().numpy()
+    """Per-layer (batch, heads, q, k) -> (batch, layers, heads, k): each row's last query."""
+    return torch.stack([a[:, :, -1, :] for a in attentions], dim=1).float().cpu().numpy()
+
+
+def _entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row, 0 log 0 taken as 0."""
+    return -torch.where(probs > 0, probs * torch.log(probs), torch.zeros_like(probs)).sum(-1)
 
 
 @torch.inference_mode()
@@ -151,15 +191,33 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
     loaded = get_model(key, device)
     settings = check_settings(settings, loaded.family)
     tok = loaded.tokenizer
-    enc = tok(prompt, return_tensors="pt")
-    prompt_ids = enc["input_ids"].to(loaded.device)
+    prompt_ids = tok(prompt, return_tensors="pt")["input_ids"].to(loaded.device)
     if prompt_ids.shape[1] == 0:
         raise ValueError("The prompt gave no tokens for this model; type some words.")
-    generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
     eos = loaded.model.generation_config.eos_token_id
-    eos_ids = set(eos if isinstance(eos, list) else [eos])
-    runner = _Seq2SeqRunner(loaded, prompt_ids, settings.use_cache) if loaded.family == "encoder-decoder" \
-        else _DecoderRunner(loaded, prompt_ids, settings.use_cache)
+    eos_ids = [] if eos is None else list(eos) if isinstance(eos, list) else [eos]
+    rows = int(settings.num_beams) if settings.strategy == "beam" else 1
+    runner = (_Seq2SeqRunner if loaded.family == "encoder-decoder" else _DecoderRunner)(
+        loaded, prompt_ids, settings.use_cache, rows)
+    if settings.strategy == "beam":
+        generated, steps, stopped, tree = _beam_search(runner, loaded, settings, eos_ids)
+    else:
+        generated, steps, stopped = _one_path(runner, tok, settings, set(eos_ids))
+        tree = None
+    return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, prompt_ids[0].tolist()),
+                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree)
+
+
+def _candidates(stages: list[torch.Tensor], final: torch.Tensor, row: int) -> tuple[list[int], np.ndarray]:
+    """The top CANDIDATES ids of one row under the raw distribution, and every stage's probabilities."""
+    top = torch.topk(stages[0][row], min(CANDIDATES, stages[0].shape[-1])).indices
+    table = np.stack([s[row, top].cpu().numpy() for s in stages] + [final[row, top].cpu().numpy()])
+    return top.tolist(), table.astype(np.float32)
+
+
+def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
+    """Greedy or sampled decoding: one hypothesis, the knobs applied by transformers' warpers."""
+    generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
     steps, generated, logprob_sum, stopped = [], [], 0.0, "length"
     for _ in range(int(settings.max_new_tokens)):
         started = time.perf_counter()
@@ -173,31 +231,129 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
             chosen = int(torch.argmax(scores[0]))
         prob = float(final[0, chosen])
         logprob_sum += math.log(prob) if prob > 0 else float("-inf")
-        plogp = torch.where(final > 0, final * torch.log(final), torch.zeros_like(final))
-        top = torch.topk(stages[0][0], min(CANDIDATES, stages[0].shape[-1])).indices
-        ids = top.tolist()
-        table = np.stack([s[0, top].cpu().numpy() for s in stages] + [final[0, top].cpu().numpy()]).astype(np.float32)
-        runner.append(chosen)
+        ids, table = _candidates(stages, final, 0)
+        runner.append([chosen])
         steps.append(Step(
             token=display_tokens(tok, [chosen])[0], token_id=chosen, prob=prob, logprob_sum=logprob_sum,
-            entropy=float(-plogp.sum()), candidate_ids=np.asarray(ids, np.int64),
+            entropy=float(_entropy(final[0])), candidate_ids=np.asarray(ids, np.int64),
             candidate_tokens=display_tokens(tok, ids), stages=table, kept=int(torch.isfinite(scores).sum()),
-            attention=attention, cross=cross, seconds=seconds, cache_bytes=_cache_bytes(runner.cache),
+            attention=attention[0], cross=None if cross is None else cross[0], seconds=seconds,
+            cache_bytes=_cache_bytes(runner.cache),
         ))
         generated.append(chosen)
         if chosen in eos_ids:
             stopped = "eos"
             break
-    return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, prompt_ids[0].tolist()),
-                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped)
+    return generated, steps, stopped
+
+
+# The constant generate() adds to scores it wants out of every top-k.
+_EXCLUDED = -1.0e9
+
+
+def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[int]):
+    """Beam search with generate()'s rules (transformers 5, GenerationMixin._beam_search).
+
+    Each step keeps the K = max(2, 1 + #eos) x beams best continuations over all beams by
+    cumulative log-probability. Of those, the best `beams` that do not end become the next
+    beams; those among the first `beams` that end (end-of-sequence or the length limit) enter
+    the list of finished hypotheses, scored as log-probability / length ** length_penalty,
+    which keeps the best `beams`. The search stops when every continuation ends or when no
+    running beam can beat the worst finished one (generate()'s early-stopping heuristic).
+    """
+    tok, gen = loaded.tokenizer, loaded.model.generation_config
+    beams = int(settings.num_beams)
+    length_penalty = 1.0 if gen.length_penalty is None else float(gen.length_penalty)
+    early_stopping = False if gen.early_stopping is None else gen.early_stopping
+    kept = max(2, 1 + len(eos_ids)) * beams
+    max_new = int(settings.max_new_tokens)
+    # Only the first beam is live at the start, so that the beams do not all pick the same tokens.
+    running_scores = torch.full((beams,), _EXCLUDED)
+    running_scores[0] = 0.0
+    running_nodes = [0] * beams
+    finished_scores = torch.full((beams,), _EXCLUDED)
+    finished_nodes = [-1] * beams
+    nodes = [dict(node=0, parent=-1, step=-1, token="", token_id=-1, logprob=0.0, score=0.0, status="root")]
+    per_step = []  # per step: (rows' candidate ids, stage tables, entropies, attention, cross, seconds, cache bytes)
+    improvable = True
+    for step in range(max_new):
+        started = time.perf_counter()
+        logits, attention, cross = runner.forward()
+        seconds = time.perf_counter() - started
+        log_probs = torch.log_softmax(logits.float(), -1)  # (beams, vocab)
+        probs = log_probs.exp()
+        tables = [_candidates([probs] * 4, probs, b) for b in range(beams)]
+        vocab = log_probs.shape[-1]
+        top_scores, top_index = torch.topk((log_probs + running_scores[:, None]).reshape(-1), kept)
+        parents, tokens = (top_index // vocab).tolist(), (top_index % vocab).tolist()
+        ends = torch.tensor([t in eos_ids or step + 1 >= max_new for t in tokens])
+        first = len(nodes)
+        for j, (b, t) in enumerate(zip(parents, tokens)):
+            nodes.append(dict(node=first + j, parent=running_nodes[b], step=step, token=display_tokens(tok, [t])[0],
+                              token_id=t, logprob=float(log_probs[b, t]), score=float(top_scores[j]), status="pruned",
+                              row=b))
+        # The next beams: the best continuations that did not end.
+        continuing = top_scores + ends.float() * _EXCLUDED
+        chosen = torch.topk(continuing, beams).indices.tolist()
+        # Finished hypotheses: only the first `beams` continuations may enter, length-normalised.
+        normalised = top_scores / ((step + 1) ** length_penalty)
+        full = bool(torch.all(finished_scores > _EXCLUDED / 2)) and early_stopping is True
+        entering = ends & (torch.arange(kept) < beams) & (not full) & improvable
+        normalised = normalised + (~entering).float() * _EXCLUDED
+        merged = torch.cat([finished_scores, normalised])
+        best = torch.topk(merged, beams).indices.tolist()
+        merged_nodes = finished_nodes + list(range(first, first + kept))
+        finished_scores, finished_nodes = merged[best], [merged_nodes[i] for i in best]
+        for i in best:
+            if i >= beams and entering[i - beams]:
+                nodes[merged_nodes[i]].update(status="finished", final_score=float(merged[i]))
+        for j in chosen:
+            nodes[first + j]["status"] = "running"
+        running_scores = continuing[chosen]
+        running_nodes = [first + j for j in chosen]
+        runner.select([parents[j] for j in chosen])
+        runner.append([tokens[j] for j in chosen])
+        per_step.append((tables, _entropy(probs).tolist(), attention, cross, seconds, _cache_bytes(runner.cache)))
+        # generate()'s heuristic: can the best running beam still beat the worst finished one?
+        done_len = (max_new if early_stopping == "never" and length_penalty > 0 else step + 1)
+        best_possible = float(running_scores[0]) / (done_len ** length_penalty)
+        all_finished = bool(torch.all(finished_scores > _EXCLUDED / 2))
+        worst = float(finished_scores.min()) if all_finished else _EXCLUDED
+        improvable = improvable and best_possible > worst
+        if not improvable or (all_finished and early_stopping is True) or bool(ends.all()):
+            break
+    ranks = {node: rank for rank, (node, score) in enumerate(zip(finished_nodes, finished_scores.tolist()))
+             if node >= 0 and score > _EXCLUDED / 2}
+    winner = next(node for node, rank in ranks.items() if rank == 0)
+    tree_nodes = tuple(BeamNode(**{k: v for k, v in n.items() if k not in ("row", "final_score")},
+                                final_score=n.get("final_score", float("nan")), final_rank=ranks.get(n["node"], -1))
+                       for n in nodes)
+    tree = BeamTree(beams, kept, length_penalty, tree_nodes, winner, len(per_step))
+    generated, steps = [], []
+    for node_id in tree.path(winner):
+        node, raw = tree_nodes[node_id], nodes[node_id]
+        tables, entropies, attention, cross, seconds, cache = per_step[node.step]
+        ids, table = tables[raw["row"]]
+        generated.append(node.token_id)
+        steps.append(Step(
+            token=node.token, token_id=node.token_id, prob=math.exp(node.logprob), logprob_sum=node.score,
+            entropy=entropies[raw["row"]], candidate_ids=np.asarray(ids, np.int64),
+            candidate_tokens=display_tokens(tok, ids), stages=table, kept=kept,
+            attention=attention[raw["row"]], cross=None if cross is None else cross[raw["row"]], seconds=seconds,
+            cache_bytes=cache,
+        ))
+    stopped = "eos" if generated and generated[-1] in eos_ids else "length"
+    return generated, steps, stopped, tree
 
 
 class _DecoderRunner:
-    """Feeds a decoder its sequence: the new token only (cache on) or everything (cache off)."""
+    """Feeds a decoder its sequences: the new tokens only (cache on) or everything (cache off).
 
-    def __init__(self, loaded: LoadedModel, prompt_ids: torch.Tensor, use_cache: bool):
+    `rows` sequences run as one batch (the beams); each starts as the prompt."""
+
+    def __init__(self, loaded: LoadedModel, prompt_ids: torch.Tensor, use_cache: bool, rows: int = 1):
         self.model = loaded.model
-        self.sequence = prompt_ids
+        self.sequence = prompt_ids.repeat(rows, 1)
         self.cache = DynamicCache() if use_cache else None
         self._fed = 0
 
@@ -210,20 +366,29 @@ class _DecoderRunner:
             out = self.model(input_ids=self.sequence, use_cache=False, output_attentions=True)
         return out.logits[:, -1, :], _rows(out.attentions), None
 
-    def append(self, token: int) -> None:
-        self.sequence = torch.cat([self.sequence, self.sequence.new_tensor([[token]])], dim=1)
+    def select(self, rows: list[int]) -> None:
+        """Keep these rows, in this order (beam search's reordering; the cache follows)."""
+        index = torch.tensor(rows, device=self.sequence.device)
+        self.sequence = self.sequence[index]
+        if self.cache is not None:
+            self.cache.reorder_cache(index)
+
+    def append(self, tokens: list[int]) -> None:
+        self.sequence = torch.cat([self.sequence, self.sequence.new_tensor(tokens)[:, None]], dim=1)
 
 
 class _Seq2SeqRunner(_DecoderRunner):
-    """Encodes the input once; the decoder starts from decoder_start_token_id."""
+    """Encodes the input once; every row's decoder starts from decoder_start_token_id."""
 
-    def __init__(self, loaded: LoadedModel, prompt_ids: torch.Tensor, use_cache: bool):
+    def __init__(self, loaded: LoadedModel, prompt_ids: torch.Tensor, use_cache: bool, rows: int = 1):
         model = loaded.model
         self.model = model
-        self.encoder_out = model.get_encoder()(input_ids=prompt_ids)
+        encoded = model.get_encoder()(input_ids=prompt_ids)
+        encoded.last_hidden_state = encoded.last_hidden_state.repeat(rows, 1, 1)
+        self.encoder_out = encoded
         start = model.generation_config.decoder_start_token_id
         start = model.config.decoder_start_token_id if start is None else start
-        self.sequence = prompt_ids.new_tensor([[start]])
+        self.sequence = prompt_ids.new_full((rows, 1), start)
         self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache()) if use_cache else None
         self._fed = 0
 
@@ -251,8 +416,18 @@ def decoding_to_json(result: Decoding) -> dict:
             "entropy": s.entropy, "kept": s.kept, "candidates": candidates,
             "step_ms": round(s.seconds * 1000, 3), "cache_bytes": s.cache_bytes,
         })
-    return {"model": result.model_key, "text": result.text, "token_ids": list(result.token_ids),
-            "prompt_tokens": list(result.prompt_tokens), "stopped": result.stopped, "steps": steps}
+    out = {"model": result.model_key, "text": result.text, "token_ids": list(result.token_ids),
+           "prompt_tokens": list(result.prompt_tokens), "stopped": result.stopped, "steps": steps}
+    if result.beams is not None:
+        tree = result.beams
+        out["beams"] = {
+            "num_beams": tree.num_beams, "kept_per_step": tree.kept_per_step, "length_penalty": tree.length_penalty,
+            "winner": tree.winner, "steps": tree.steps,
+            "nodes": [{"node": n.node, "parent": n.parent, "step": n.step, "token": n.token, "token_id": n.token_id,
+                       "logprob": n.logprob, "score": n.score, "status": n.status, "final_rank": n.final_rank,
+                       "final_score": n.final_score if math.isfinite(n.final_score) else None} for n in tree.nodes],
+        }
+    return out
 
 
 def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int = 16, batch: int = 1) -> int:

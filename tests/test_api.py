@@ -6,6 +6,7 @@ import torch
 from gradio_client import Client
 from transformers import AutoModelForCausalLM
 
+from models.loading import get_model
 from models.registry import REGISTRY
 
 
@@ -211,12 +212,30 @@ def test_decode_endpoint_equals_generate(client):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("greedy", 1.0, 0, 1.0, 0, 10, 4), "beam"), (("beam", 1.0, 0, 1.0, 0, 10, 4), "Beam search"),
+    (("greedy", 1.0, 0, 1.0, 0, 10, 4), "beam"), (("beam", 1.0, 0, 1.0, 0, 10, 1), "2 to 8 beams"),
     (("sample", -2.0, 0, 1.0, 0, 10, 1), "Temperature"), (("sample", 1.0, 0, 1.0, 0, 999, 1), "max_new_tokens"),
 ])
 def test_decode_refuses_bad_knobs(client, args, message):
     with pytest.raises(Exception, match=message):
         client.predict("mini-gpt", "hello", *args, api_name="/decode")
+
+
+def test_decode_endpoint_beam_search(client):
+    prompt = "translate Chinese to English: 我喜欢机器学习"
+    data = client.predict("mini-t5", prompt, "beam", 1.0, 0, 1.0, 0, 20, 4, api_name="/decode")
+    loaded = get_model("mini-t5")
+    enc = loaded.tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        expected = loaded.model.generate(**enc, num_beams=4, do_sample=False, max_new_tokens=20)[0, 1:].tolist()
+    assert data["token_ids"] == expected and data["text"] == "I love machine learning"
+    beams = data["beams"]
+    nodes = {n["node"]: n for n in beams["nodes"]}
+    path, node = [], beams["winner"]
+    while node > 0:
+        path.append(nodes[node]["token_id"])
+        node = nodes[node]["parent"]
+    assert path[::-1] == expected and nodes[beams["winner"]]["final_rank"] == 0
+    assert sum(n["status"] == "pruned" for n in beams["nodes"]) > 0
 
 
 def test_kv_cache_endpoint(client):

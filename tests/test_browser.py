@@ -140,7 +140,7 @@ def test_every_analysis_tab_draws(page, tmp_path):
     _open_tab(page, "Compare")
 
 
-def test_decoding_three_steps(page, tmp_path):
+def test_decoding_three_steps_then_beam_search(page, tmp_path):
     _open_tab(page, "Decoding")
     for expected in (1, 2, 3):
         page.locator("#dec-step").click()
@@ -149,6 +149,13 @@ def test_decoding_three_steps(page, tmp_path):
     title = page.evaluate("document.querySelector('#dec-stages .js-plotly-plot').layout.title.text")
     assert title.startswith("step 3: chose")
     page.screenshot(path=str(_shots(tmp_path) / "decoding.png"), full_page=True)
+    page.locator("#dec-strategy label", has_text="beam").click()
+    page.locator("#dec-end").click()
+    page.wait_for_function("(document.querySelector('#dec-beams-tree .js-plotly-plot')?.layout?.title?.text || '')"
+                           ".includes('winner')", timeout=30_000)
+    names = page.evaluate("document.querySelector('#dec-beams-tree .js-plotly-plot').data.map(t => t.name)")
+    assert {"running", "finished", "pruned"} <= set(names)
+    page.locator("#dec-beams-tree").screenshot(path=str(_shots(tmp_path) / "beam-tree.png"))
     _open_tab(page, "Compare")
 
 

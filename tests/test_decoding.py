@@ -176,3 +176,109 @@ def test_t5_alignment_stacks_the_cross_attention_rows():
     np.testing.assert_allclose(z.sum(1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="cross-attention"):
         dviz.alignment_figure(decode("mini-gpt", GPT_PROMPT, Settings(max_new_tokens=3)), 0)
+
+
+def _generate_beams(loaded, prompt, beams, n):
+    enc = loaded.tokenizer(prompt, return_tensors="pt")
+    with torch.inference_mode():
+        out = loaded.model.generate(**enc, num_beams=beams, max_new_tokens=n, do_sample=False,
+                                    output_scores=True, return_dict_in_generate=True)
+    start = 1 if loaded.family == "encoder-decoder" else enc["input_ids"].shape[1]
+    return out.sequences[0, start:].tolist(), float(out.sequences_scores[0])
+
+
+@pytest.mark.parametrize("key, prompt", [("mini-gpt", GPT_PROMPT), ("mini-llama", "I like eating"), ("mini-t5", T5_PROMPT)])
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_beam_search_equals_generate(key, prompt, use_cache):
+    result = decode(key, prompt, Settings("beam", num_beams=3, max_new_tokens=16, use_cache=use_cache))
+    tokens, score = _generate_beams(get_model(key), prompt, 3, 16)
+    assert list(result.token_ids) == tokens
+    tree = result.beams
+    assert tree.nodes[tree.winner].final_score == pytest.approx(score, abs=1e-5)
+    assert [tree.nodes[n].token_id for n in tree.path(tree.winner)] == tokens
+    assert [s.logprob_sum for s in result.steps] == [tree.nodes[n].score for n in tree.path(tree.winner)]
+
+
+def test_t5_beam_search_translates_the_lecture_example():
+    result = decode("mini-t5", T5_PROMPT, Settings("beam", num_beams=4, max_new_tokens=20))
+    assert result.text == "I love machine learning" and result.stopped == "eos"
+
+
+@pytest.mark.parametrize("name", ["mini-gpt", "mini-t5"])
+def test_beam_search_equals_generate_when_hypotheses_end_early(name, tiny_models, allow_any_model, monkeypatch):
+    """Random weights rarely end a sequence, so make frequent tokens end-of-sequence: hypotheses
+    then finish at many depths, and length penalties and early-stopping modes matter."""
+    key = tiny_models[name]
+    loaded = get_model(key)
+    config = loaded.model.generation_config
+    tried = ended_early = 0
+    for prompt in ("I like", "The cat chases a", "我喜欢"):
+        greedy = decode(key, prompt, Settings("greedy", max_new_tokens=12)).token_ids
+        for eos in ([greedy[2]], [greedy[1], greedy[4]]):
+            for penalty, early in ((1.0, False), (2.0, False), (-1.0, False), (1.0, True), (1.5, "never")):
+                monkeypatch.setattr(config, "eos_token_id", eos)
+                monkeypatch.setattr(config, "pad_token_id", eos[0])
+                monkeypatch.setattr(config, "length_penalty", penalty)
+                monkeypatch.setattr(config, "early_stopping", early)
+                result = decode(key, prompt, Settings("beam", num_beams=3, max_new_tokens=12))
+                expected, score = _generate_beams(loaded, prompt, 3, 12)
+                mine = list(result.token_ids)
+                assert mine == expected[:len(mine)] and set(expected[len(mine):]) <= {eos[0]}
+                assert result.beams.nodes[result.beams.winner].final_score == pytest.approx(score, abs=1e-5)
+                tried += 1
+                ended_early += sum(n.status == "finished" and n.step < result.beams.steps - 1 for n in result.beams.nodes)
+    assert tried == 30 and ended_early > 10
+
+
+def test_beam_tree_is_consistent():
+    result = decode("mini-gpt", "I like", Settings("beam", num_beams=4, max_new_tokens=10))
+    tree = result.beams
+    assert tree.kept_per_step == 8 and tree.nodes[0].status == "root"
+    for node in tree.nodes[1:]:
+        parent = tree.nodes[node.parent]
+        assert node.score == pytest.approx(parent.score + node.logprob, abs=1e-4)
+        assert parent.status in ("root", "running") and parent.step == node.step - 1
+    for step in range(tree.steps):
+        here = [n for n in tree.nodes if n.step == step]
+        assert len(here) == 8 and [n.score for n in here] == sorted((n.score for n in here), reverse=True)
+        assert sum(n.status == "running" for n in here) == (4 if step < tree.steps - 1 else
+                                                            sum(n.status == "running" for n in here))
+    finished = sorted((n for n in tree.nodes if n.final_rank >= 0), key=lambda n: n.final_rank)
+    assert finished[0].node == tree.winner and len(finished) == 4
+    for n in finished:
+        assert n.status == "finished"
+        assert n.final_score == pytest.approx(n.score / len(tree.path(n.node)) ** tree.length_penalty, rel=1e-6)
+    assert [n.final_score for n in finished] == sorted((n.final_score for n in finished), reverse=True)
+    json = decoding.decoding_to_json(result)
+    assert json["beams"]["winner"] == tree.winner and len(json["beams"]["nodes"]) == len(tree.nodes)
+
+
+def test_beam_needs_two_beams():
+    with pytest.raises(ValueError, match="2 to 8 beams"):
+        decode("mini-gpt", GPT_PROMPT, Settings("beam", num_beams=1))
+    with pytest.raises(ValueError, match="2 to 8 beams"):
+        decode("mini-gpt", GPT_PROMPT, Settings("beam", num_beams=99))
+
+
+def test_beam_tree_figure_carries_the_tree():
+    import networkx as nx
+
+    from viz import decoding as dviz
+
+    result = decode("mini-gpt", "I like", Settings("beam", num_beams=3, max_new_tokens=8))
+    tree = result.beams
+    graph = dviz.beam_graph(tree)
+    assert nx.is_tree(graph) and graph.number_of_nodes() == len(tree.nodes)
+    assert nx.shortest_path(graph, 0, tree.winner) == [0] + tree.path(tree.winner)
+    fig = dviz.beam_tree_figure(result)
+    markers = {t.name: t for t in fig.data if t.mode == "markers+text"}
+    assert sum(len(t.x) for t in markers.values()) == len(tree.nodes)
+    pruned = [n for n in tree.nodes if n.status == "pruned"]
+    assert len(markers["pruned"].x) == len(pruned) and markers["pruned"].marker.symbol == "x"
+    winner_edges = [t for t in fig.data if t.mode == "lines" and t.line.color == dviz.WINNER_COLOR][0]
+    assert len(winner_edges.x) == 3 * len(tree.path(tree.winner))
+    partial = dviz.beam_tree_figure(result, 1)
+    assert sum(len(t.x) for t in partial.data if t.mode == "markers+text") == 1 + 2 * tree.kept_per_step
+    assert not [t for t in partial.data if t.mode == "lines" and t.line.color == dviz.WINNER_COLOR][0].x
+    with pytest.raises(ValueError, match="beam strategy"):
+        dviz.beam_tree_figure(decode("mini-gpt", GPT_PROMPT, Settings(max_new_tokens=3)))

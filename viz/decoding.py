@@ -1,14 +1,15 @@
 """Figures of a decoding run: what each knob did to one step's distribution, the text so far
-coloured by confidence, and the new token's attention row."""
+coloured by confidence, the new token's attention row, and beam search's tree of hypotheses."""
 
 from __future__ import annotations
 
 from html import escape
 
+import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
-from models.decoding import Decoding
+from models.decoding import BeamTree, Decoding
 from viz.style import base_layout, plotly_text
 
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
@@ -167,4 +168,76 @@ def alignment_figure(result: Decoding, index: int) -> go.Figure:
                          height=int(min(600, 220 + 26 * (index + 1))))
     layout["margin"] = dict(l=110, r=10, t=48, b=110)
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
+    return fig
+
+
+BEAM_COLORS = {"root": "#111111", "running": "#2166ac", "finished": "#1a9850", "pruned": "#b0b0b0"}
+WINNER_COLOR = "#d6604d"
+
+
+def beam_graph(tree: BeamTree, upto: int | None = None) -> nx.DiGraph:
+    """The hypotheses as a tree: node = a beam plus one token (attributes of BeamNode), edge =
+    parent -> child. Only steps up to `upto` (all when None)."""
+    last = tree.steps - 1 if upto is None else int(upto)
+    graph = nx.DiGraph(num_beams=tree.num_beams, winner=tree.winner)
+    for n in tree.nodes:
+        if n.step <= last:
+            graph.add_node(n.node, **{k: getattr(n, k) for k in ("step", "token", "token_id", "logprob", "score",
+                                                                  "status", "final_score", "final_rank")})
+            if n.parent >= 0:
+                graph.add_edge(n.parent, n.node)
+    return graph
+
+
+def beam_tree_figure(result: Decoding, upto: int | None = None) -> go.Figure:
+    """Columns are steps, rows the continuations kept at that step, best score on top. Blue nodes
+    continue as beams, green ones ended and entered the finished list, grey ones were pruned; the
+    winning hypothesis is drawn in red once the search is over."""
+    tree = result.beams
+    if tree is None:
+        raise ValueError("This run did not use beam search; pick the beam strategy.")
+    last = tree.steps - 1 if upto is None else min(int(upto), tree.steps - 1)
+    graph = beam_graph(tree, last)
+    over = last >= tree.steps - 1
+    winning = set(nx.shortest_path(graph, 0, tree.winner)) if over else set()
+    rank: dict[int, int] = {0: (tree.kept_per_step - 1) // 2}
+    for step in range(last + 1):
+        here = sorted((n for n, d in graph.nodes(data=True) if d["step"] == step), key=lambda n: -graph.nodes[n]["score"])
+        rank.update({n: r for r, n in enumerate(here)})
+    xy = {n: (graph.nodes[n]["step"] + 1, rank[n]) for n in graph.nodes}
+    traces = []
+    for kind, color, width in (("pruned", BEAM_COLORS["pruned"], 1), ("kept", BEAM_COLORS["running"], 2),
+                               ("winner", WINNER_COLOR, 4)):
+        xs, ys = [], []
+        for a, b in graph.edges:
+            edge = "winner" if a in winning and b in winning else "pruned" if graph.nodes[b]["status"] == "pruned" else "kept"
+            if edge == kind:
+                xs += [xy[a][0], xy[b][0], None]
+                ys += [xy[a][1], xy[b][1], None]
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=width), hoverinfo="skip",
+                                 showlegend=False))
+    for status in ("root", "running", "finished", "pruned"):
+        nodes = [n for n in graph.nodes if graph.nodes[n]["status"] == status]
+        data = [graph.nodes[n] for n in nodes]
+        hover = [f"step {d['step'] + 1}: {plotly_text(d['token'])}<br>log p(token) {d['logprob']:.3f}"
+                 f"<br>score (sum of log p) {d['score']:.3f}"
+                 + (f"<br>finished: {d['final_score']:.4f} = score / length^{tree.length_penalty:g}"
+                    f"{' · WINNER' if n == tree.winner and over else ''}" if status == "finished" else "")
+                 for n, d in zip(nodes, data)]
+        traces.append(go.Scatter(
+            x=[xy[n][0] for n in nodes], y=[xy[n][1] for n in nodes], mode="markers+text",
+            text=[plotly_text(d["token"]) if status != "root" else "prompt" for d in data], textposition="top center",
+            marker=dict(size=[16 if n in winning else 11 for n in nodes], color=BEAM_COLORS[status],
+                        symbol="x" if status == "pruned" else "circle",
+                        line=dict(width=[3 if n in winning else 0 for n in nodes], color=WINNER_COLOR)),
+            name=status, hovertext=hover, hoverinfo="text"))
+    title = f"beam search, {tree.num_beams} beams, {tree.kept_per_step} continuations kept per step"
+    if over:
+        title += f" · winner {tree.nodes[tree.winner].final_score:.3f} (red)"
+    layout = base_layout(title, height=int(min(700, 200 + 34 * tree.kept_per_step)))
+    layout["margin"] = dict(l=60, r=10, t=48, b=50)
+    fig = go.Figure(traces)
+    fig.update_layout(layout, legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+                      xaxis=dict(title=dict(text="step"), dtick=1, range=[-0.5, last + 2.5]),
+                      yaxis=dict(title=dict(text="rank by score"), autorange="reversed", showgrid=False, zeroline=False))
     return fig
