@@ -7,16 +7,20 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces).
 
 from __future__ import annotations
 
+import html
 import logging
 from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
 
-from models import analysis, registry
+from models import analysis, concepts, registry
+from models.architecture import architecture_to_json, describe, differences
 from models.decoding import KV_CONFIGS, MAX_BEAMS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
 from models.loading import configure_threads, get_model
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
+from viz import concepts as concept_viz
+from viz.architecture import architecture_figure, comparison_markdown, parts_table_markdown
 from viz.decoding import (alignment_figure, attention_row_figure, beam_tree_figure, cache_figure, kv_table_markdown,
                           mask_fill_html, stages_figure,
                           text_html)
@@ -593,6 +597,216 @@ def _decoding_tab() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Architecture and concepts
+
+
+def api_architecture(model: str) -> dict:
+    """A model's parts with parameter counts (adding up to sum(p.numel())), the order of the
+    sublayers in a block, and its features: norm, norm placement, positions, activation, attention."""
+    with user_errors():
+        return architecture_to_json(describe(model))
+
+
+def run_architecture(left, right):
+    with user_errors():
+        a, b = describe(left), describe(right)
+        rows = differences(a, b)
+        marked = tuple(name for name, _, _, differs in rows if differs)
+        return (comparison_markdown(a, b, rows), architecture_figure(a, marked), architecture_figure(b, marked),
+                parts_table_markdown(a), parts_table_markdown(b), a.tree, b.tree)
+
+
+def _architecture_tab() -> None:
+    gr.Markdown("Each model's real modules: embeddings, one block drawn in full in the order the model runs its "
+                "sublayers (⊕ = residual add, dashed = residual path, × N = repeats), final norm and heads. "
+                "Rows that differ between the two models are marked ≠, and their parts outlined in red.")
+    with gr.Row():
+        left = gr.Dropdown(_choices(), value="mini-gpt", label="Model A", allow_custom_value=True, elem_id="arch-left")
+        right = gr.Dropdown(_choices(), value="mini-llama", label="Model B", allow_custom_value=True, elem_id="arch-right")
+        go = gr.Button("Compare", variant="primary", elem_id="arch-run")
+    table = gr.Markdown(elem_id="arch-diff")
+    with gr.Row():
+        fig_a = gr.Plot(label="Model A", elem_id="arch-plot-a")
+        fig_b = gr.Plot(label="Model B", elem_id="arch-plot-b")
+    with gr.Row():
+        parts_a = gr.Markdown(elem_id="arch-parts-a")
+        parts_b = gr.Markdown(elem_id="arch-parts-b")
+    with gr.Accordion("Printed module trees", open=False):
+        with gr.Row():
+            tree_a = gr.Code(language=None, label="Model A", elem_id="arch-tree-a")
+            tree_b = gr.Code(language=None, label="Model B", elem_id="arch-tree-b")
+    return left, right, go, [table, fig_a, fig_b, parts_a, parts_b, tree_a, tree_b]
+
+
+def api_objectives(model: str, text: str, second: str = "", seed: int = 0) -> dict:
+    """The model's own training objective on the text: BERT's masking (and NSP with a second
+    sentence), GPT's shifted next-token targets with per-token loss, or T5's span corruption."""
+    with user_errors():
+        return concepts.objective_to_json(concepts.objective(model, text, second or "", _seed(seed)))
+
+
+def _seed(value) -> int:
+    try:
+        seed = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("The seed must be a whole number.") from None
+    if not 0 <= seed < 2**32:
+        raise ValueError("The seed must be between 0 and 4294967295.")
+    return seed
+
+
+def run_objectives(text, second, seed, bert, gpt, t5):
+    with user_errors():
+        seed = _seed(seed)
+        span = concepts.span_corruption(t5, text, seed)
+        return (concept_viz.masked_lm_html(concepts.masked_lm(bert, text, second or "", seed)),
+                concept_viz.next_token_figure(concepts.next_token(gpt, text)),
+                concept_viz.span_html(span), concept_viz.span_figure(span))
+
+
+def run_positions(dim, positions, head):
+    with user_errors():
+        n, d = _clamp(positions, 512), _clamp(dim, 1024)
+        pe = concepts.sinusoidal(n, d - d % 2)
+        learned = {k: concepts.learned_positions(k, n) for k in ("mini-bert", "mini-gpt")}
+        return (concept_viz.encoding_figure(pe, concepts.cosine_similarity(pe),
+                                            f"sinusoidal: PE(p, 2i) = sin(p / 10000^(2i/{d})), PE(p, 2i+1) = cos(…)"),
+                *(concept_viz.encoding_figure(v, concepts.cosine_similarity(v), f"{k}: learned position embeddings")
+                  for k, v in learned.items()),
+                concept_viz.rope_figure(concepts.rope("mini-llama", min(n, 64))),
+                concept_viz.buckets_figure(concepts.relative_buckets("mini-t5", min(n, 64)), _clamp(head, 63)))
+
+
+def api_order_experiment(model: str, text: str, seed: int = 0) -> dict:
+    """Shuffle the tokens, remove positions (all position ids 0), undo the shuffle on the outputs and
+    report the largest difference: ~0 for a bidirectional encoder, large for a causal decoder."""
+    with user_errors():
+        return concepts.order_to_json(concepts.order_experiment(model, text, _seed(seed)))
+
+
+def run_order(text, seed, encoder, decoder):
+    with user_errors():
+        results = [concepts.order_experiment(m, text, _seed(seed)) for m in (encoder, decoder)]
+        lines = ["| model | shuffled | max difference, positions removed | with positions |", "|---|---|---|---|"]
+        for r in results:
+            lines.append(f"| {r.model_key} ({r.family}) | {html.escape(' '.join(r.shuffled))} | "
+                         f"**{r.max_without_positions:.2e}** | {r.max_with_positions:.2e} |")
+        return "\n".join(lines), *(concept_viz.order_figure(r) for r in results)
+
+
+def api_scaling(model: str, text: str, layer: int = 0, head: int = 0) -> dict:
+    """One head's scores through softmax with and without 1/sqrt(d_k): weights, entropy, max weight."""
+    with user_errors():
+        return concepts.scaling_to_json(concepts.scaling(model, text, layer, head))
+
+
+def run_scaling(model, text, layer, head):
+    with user_errors():
+        layers, heads = concepts.layers_heads(model)
+        layer, head = _clamp(layer, layers - 1), _clamp(head, heads - 1)
+        return (concept_viz.scaling_figure(concepts.scaling(model, text, layer, head)),
+                concept_viz.textbook_markdown(concepts.textbook_scaling()),
+                gr.update(maximum=layers - 1, value=layer), gr.update(maximum=heads - 1, value=head))
+
+
+def api_moe_routing(model: str, text: str) -> dict:
+    """Per layer and token: the router's probabilities over the experts, the top-k chosen, their
+    mixing weights, and how many tokens each expert processed."""
+    with user_errors():
+        return concepts.routing_to_json(concepts.moe_routing(model, text))
+
+
+def run_moe(model, text, layer):
+    with user_errors():
+        result = concepts.moe_routing(model, text)
+        layer = _clamp(layer, result.probs.shape[0] - 1)
+        return concept_viz.routing_figure(result, layer), gr.update(maximum=result.probs.shape[0] - 1, value=layer)
+
+
+def _concept_tabs(text) -> None:
+    with gr.Tab("Architecture", id="architecture") as tab:
+        left, right, go, outputs = _architecture_tab()
+        gr.on([go.click, tab.select, left.change, right.change], run_architecture, [left, right], outputs,
+              api_name="architecture_view", api_visibility="private", **RUNS)
+    with gr.Tab("Objectives", id="objectives") as tab:
+        gr.Markdown("How each family is trained, on your text: **BERT** hides 15 % of the tokens (80 % become "
+                    "[MASK], 10 % a random token, 10 % stay) and predicts them back, plus next-sentence prediction "
+                    "on a pair; **GPT** predicts every next token (targets = input shifted by one); **T5** removes "
+                    "spans, marks each with a sentinel and generates the spans.")
+        with gr.Row():
+            second = gr.Textbox("", label="Second sentence (BERT's NSP; optional)", elem_id="obj-second")
+            seed = gr.Number(0, precision=0, label="Seed", elem_id="obj-seed")
+            bert = gr.Dropdown(_choices("encoder"), value="mini-bert", label="Encoder", allow_custom_value=True,
+                               elem_id="obj-bert")
+            gpt = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Decoder", allow_custom_value=True,
+                              elem_id="obj-gpt")
+            t5 = gr.Dropdown(_choices("encoder-decoder"), value="mini-t5", label="Encoder-decoder",
+                             allow_custom_value=True, elem_id="obj-t5")
+            go = gr.Button("Run", variant="primary", elem_id="obj-run")
+        masked = gr.HTML(elem_id="obj-mlm")
+        shifted = gr.Plot(label="GPT: next-token loss", elem_id="obj-gpt-plot")
+        spans = gr.HTML(elem_id="obj-span")
+        span_plot = gr.Plot(label="T5: span-corruption loss", elem_id="obj-span-plot")
+        gr.on([go.click, tab.select, seed.submit, second.submit], run_objectives, [text, second, seed, bert, gpt, t5],
+              [masked, shifted, spans, span_plot], api_name="objectives_view", api_visibility="private", **RUNS)
+    with gr.Tab("Positions", id="positions") as tab:
+        gr.Markdown("Attention by itself ignores order; positions put it back. The sinusoidal encoding, the "
+                    "learned position embeddings of the embedded BERT and GPT (similar positions, similar "
+                    "vectors), RoPE's rotations in mini-llama (the score depends only on the offset), and T5's "
+                    "relative buckets with the bias each head learned.")
+        with gr.Row():
+            dim = gr.Slider(8, 512, value=128, step=2, label="Sinusoid dimension d", elem_id="pos-dim")
+            count = gr.Slider(8, 128, value=64, step=1, label="Positions", elem_id="pos-count")
+            head = gr.Slider(0, 15, value=0, step=1, label="T5 head", elem_id="pos-head")
+        plots = [gr.Plot(label=label, elem_id=f"pos-{slug}") for slug, label in (
+            ("sinusoid", "Sinusoidal"), ("bert", "mini-bert learned"), ("gpt", "mini-gpt learned"),
+            ("rope", "RoPE"), ("buckets", "T5 relative buckets"))]
+        gr.on([tab.select, dim.release, count.release, head.release], run_positions, [dim, count, head], plots,
+              api_name="positions_view", api_visibility="private", **RUNS)
+    with gr.Tab("Order & scaling", id="order") as tab:
+        gr.Markdown("**Order experiment.** Shuffle the tokens and remove positions (every position id 0). Undo the "
+                    "shuffle on the outputs: a bidirectional encoder gives the *same vectors permuted* "
+                    "(permutation-equivariant), a causal decoder does not: its mask carries order by itself.")
+        with gr.Row():
+            o_seed = gr.Number(0, precision=0, label="Shuffle seed", elem_id="order-seed")
+            o_enc = gr.Dropdown(_choices("encoder"), value="mini-bert", label="Encoder", allow_custom_value=True,
+                                elem_id="order-enc")
+            o_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Decoder", allow_custom_value=True,
+                                elem_id="order-dec")
+            o_go = gr.Button("Shuffle and compare", variant="primary", elem_id="order-run")
+        o_table = gr.Markdown(elem_id="order-table")
+        with gr.Row():
+            o_enc_plot = gr.Plot(label="Encoder", elem_id="order-enc-plot")
+            o_dec_plot = gr.Plot(label="Decoder", elem_id="order-dec-plot")
+        gr.on([o_go.click, tab.select, o_seed.submit], run_order, [text, o_seed, o_enc, o_dec],
+              [o_table, o_enc_plot, o_dec_plot], api_name="order_view", api_visibility="private", **RUNS)
+        gr.Markdown("**Why divide by √d_k.** The model's scores for one head (recovered from its attention up to "
+                    "a constant per row, which softmax ignores) through softmax with and without the 1/√d_k: "
+                    "unscaled, the weights saturate towards one token and the entropy collapses.")
+        with gr.Row():
+            s_model = gr.Dropdown(_choices("encoder") + _choices("decoder"), value="mini-bert", label="Model",
+                                  allow_custom_value=True, elem_id="scale-model")
+            s_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="scale-layer")
+            s_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="scale-head")
+        s_plot = gr.Plot(label="Scaled vs unscaled", elem_id="scale-plot")
+        s_text = gr.Markdown(elem_id="scale-textbook")
+        gr.on([tab.select, s_model.change, s_layer.release, s_head.release], run_scaling,
+              [s_model, text, s_layer, s_head], [s_plot, s_text, s_layer, s_head], api_name="scaling_view", api_visibility="private",
+              **RUNS)
+    with gr.Tab("Experts (MoE)", id="moe") as tab:
+        gr.Markdown("A mixture-of-experts layer sends each token to only **2 of 8** feed-forward experts, chosen by "
+                    "a router; attention is dense: **every head** works on every token. Hover for the router's "
+                    "probabilities.")
+        with gr.Row():
+            m_model = gr.Dropdown(_choices("decoder"), value="mini-mixtral", label="MoE model",
+                                  allow_custom_value=True, elem_id="moe-model")
+            m_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="moe-layer")
+        m_plot = gr.Plot(label="Routing", elem_id="moe-plot")
+        gr.on([tab.select, m_model.change, m_layer.release], run_moe, [m_model, text, m_layer], [m_plot, m_layer],
+              api_name="moe_view", api_visibility="private", **RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def build_demo() -> gr.Blocks:
@@ -626,6 +840,7 @@ def build_demo() -> gr.Blocks:
             _analysis_tabs(text)
             with gr.Tab("Decoding", id="decoding"):
                 _decoding_tab()
+            _concept_tabs(text)
         gr.api(api_models, api_name="models")
         gr.api(api_attention_data, api_name="attention_data", **RUNS)
         gr.api(api_head_patterns, api_name="head_patterns", **RUNS)
@@ -634,6 +849,11 @@ def build_demo() -> gr.Blocks:
         gr.api(api_mask_data, api_name="mask_data", **RUNS)
         gr.api(api_decode, api_name="decode", **RUNS)
         gr.api(api_kv_cache, api_name="kv_cache", **RUNS)
+        gr.api(api_architecture, api_name="architecture", **RUNS)
+        gr.api(api_objectives, api_name="objectives", **RUNS)
+        gr.api(api_order_experiment, api_name="order_experiment", **RUNS)
+        gr.api(api_scaling, api_name="scaling", **RUNS)
+        gr.api(api_moe_routing, api_name="moe_routing", **RUNS)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     configure_threads(CONCURRENCY)
     return demo

@@ -6,7 +6,7 @@ users; two requests for the same model at the same time load it once.
 
 Environment:
 - TRIPTYCH_DEVICE: cpu, cuda, cuda:1, mps or auto (default auto: cuda, then mps, then cpu).
-- TRIPTYCH_CACHE_SIZE: how many models stay loaded (default 4).
+- TRIPTYCH_CACHE_SIZE: how many models stay loaded (default 6: the five embedded ones and one more).
 - HF_HUB_OFFLINE=1: never contact the Hub; models load only from the local cache.
 """
 
@@ -188,7 +188,7 @@ class ModelCache:
     """
 
     def __init__(self, size: int | None = None):
-        self.size = max(1, int(size or os.environ.get(CACHE_ENV, "4")))
+        self.size = max(1, int(size or os.environ.get(CACHE_ENV, "6")))
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()

@@ -44,6 +44,7 @@ EMBEDDED = (
     _embedded("mini-gpt", "Mini GPT-2 (embedded)", "decoder"),
     _embedded("mini-llama", "Mini LLaMA (embedded)", "decoder"),
     _embedded("mini-t5", "Mini T5 (embedded)", "encoder-decoder"),
+    _embedded("mini-mixtral", "Mini Mixtral MoE (embedded)", "decoder"),
 )
 
 HUB = (

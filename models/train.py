@@ -9,6 +9,9 @@ Objectives, as in the papers of each family:
 - mini-bert: masked language modelling (15 % of tokens; 80 % [MASK], 10 % random, 10 % kept)
   plus next-sentence prediction (Devlin et al. 2019);
 - mini-gpt, mini-llama: next-token prediction (Radford et al. 2019; Touvron et al. 2023);
+- mini-mixtral: next-token prediction through sparse mixture-of-experts feed-forward layers,
+  each token routed to 2 of 8 experts (Jiang et al. 2024, Mixtral; Shazeer et al. 2017), with
+  the Switch Transformer's load-balancing loss at weight 0.01 (Fedus et al. 2022);
 - mini-t5: text-to-text translation with task prefixes, plus span corruption with sentinel
   tokens (Raffel et al. 2020).
 """
@@ -37,6 +40,8 @@ from transformers import (
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    MixtralConfig,
+    MixtralForCausalLM,
     T5Config,
     T5ForConditionalGeneration,
 )
@@ -69,7 +74,10 @@ RECIPES = {
     "mini-gpt": Recipe("mini-gpt", "decoder", tokenization.build_byte_bpe, 1500, 5000, 64, 1e-3),
     "mini-llama": Recipe("mini-llama", "decoder", tokenization.build_byte_fallback_bpe, 1500, 5000, 64, 1e-3),
     "mini-t5": Recipe("mini-t5", "encoder-decoder", tokenization.build_sentencepiece_unigram, 2000, 3000, 64, 3e-3),
+    "mini-mixtral": Recipe("mini-mixtral", "decoder", tokenization.build_byte_fallback_bpe, 1500, 4000, 64, 1e-3),
 }
+
+EXPERTS, EXPERTS_PER_TOKEN = 8, 2
 
 WIDTH, LAYERS, HEADS = 128, 4, 4
 
@@ -97,6 +105,16 @@ def build_model(name: str, tok, width: int = WIDTH, layers: int = LAYERS, heads:
             num_attention_heads=heads, num_key_value_heads=heads // 2, max_position_embeddings=128,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
             tie_word_embeddings=True,
+        ))
+    if name == "mini-mixtral":
+        # Each expert is a SwiGLU block 1.5x the width: 8 of them hold most of the parameters, but
+        # a token passes through 2, so the compute per token is close to mini-llama's.
+        return MixtralForCausalLM(MixtralConfig(
+            vocab_size=len(tok), hidden_size=width, intermediate_size=3 * width // 2, num_hidden_layers=layers,
+            num_attention_heads=heads, num_key_value_heads=heads // 2, max_position_embeddings=128,
+            num_local_experts=EXPERTS, num_experts_per_tok=EXPERTS_PER_TOKEN, output_router_logits=True,
+            router_aux_loss_coef=0.01, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
         ))
     if name == "mini-t5":
         return T5ForConditionalGeneration(T5Config(
@@ -325,6 +343,9 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}", refresh=False)
     model.eval()
+    if getattr(model.config, "output_router_logits", False):
+        # Training needs the routers' load-balancing loss; inference asks for router logits when it wants them.
+        model.config.output_router_logits = False
     summary = {
         "name": name,
         "class": type(model).__name__,

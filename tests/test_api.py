@@ -245,3 +245,41 @@ def test_kv_cache_endpoint(client):
     assert sizes == sorted(sizes) and sizes[0] > 0
     llama = [r for r in data["calculator"] if r["model"] == "Llama-3.1-8B" and r["context"] == 100_000 and r["bits"] == 16]
     assert llama[0]["bytes"] == 2 * 32 * 8 * 128 * 100_000 * 2
+
+
+def test_architecture_endpoint(client):
+    data = client.predict("mini-llama", api_name="/architecture")
+    model = get_model("mini-llama").model
+    assert data["parameters"] == sum(p.numel() for p in model.parameters()) == sum(p["parameters"] for p in data["parts"])
+    assert data["features"]["activation"] == "SwiGLU" and data["stacks"][0]["flow"][0] == "norm"
+
+
+def test_objectives_endpoint(client):
+    bert = client.predict("mini-bert", "the keys to the cabinet are on the table", "", 4, api_name="/objectives")
+    assert bert["objective"] == "masked_lm" and sum(1 for a in bert["action"] if a) >= 1
+    chosen = [x for x, a in zip(bert["loss"], bert["action"]) if a]
+    assert bert["mean_loss"] == pytest.approx(sum(chosen) / len(chosen), rel=1e-5)
+    gpt = client.predict("mini-gpt", "I like eating apples", "", 0, api_name="/objectives")
+    assert gpt["objective"] == "next_token" and gpt["targets"] == gpt["tokens"][1:]
+    t5 = client.predict("mini-t5", "I like eating apples", "", 0, api_name="/objectives")
+    assert t5["objective"] == "span_corruption" and any(t.startswith("<extra_id_") for t in t5["inputs"])
+
+
+def test_order_experiment_endpoint(client):
+    bert = client.predict("mini-bert", "I like eating apples and bananas", 2, api_name="/order_experiment")
+    gpt = client.predict("mini-gpt", "I like eating apples and bananas", 2, api_name="/order_experiment")
+    assert bert["equivariant"] and bert["max_without_positions"] < 1e-5
+    assert not gpt["equivariant"] and gpt["max_without_positions"] > 1e-2
+
+
+def test_scaling_and_moe_endpoints(client):
+    data = client.predict("mini-bert", "I like eating apples", 1, 2, api_name="/scaling")
+    scaled = np.asarray(data["scaled"], dtype=np.float32)
+    np.testing.assert_allclose(scaled.sum(1), 1.0, atol=1e-5)
+    assert np.mean(data["entropy_unscaled"]) < np.mean(data["entropy_scaled"])
+    moe = client.predict("mini-mixtral", "我喜欢吃苹果", api_name="/moe_routing")
+    probs = np.asarray(moe["router_probs"])
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert np.array_equal(np.sort(moe["chosen"], -1), np.sort(np.argsort(-probs, -1)[..., :2], -1))
+    with pytest.raises(Exception, match="mixture-of-experts"):
+        client.predict("mini-gpt", "hello", api_name="/moe_routing")

@@ -159,6 +159,25 @@ def test_decoding_three_steps_then_beam_search(page, tmp_path):
     _open_tab(page, "Compare")
 
 
+def test_every_concept_tab_draws(page, tmp_path):
+    for tab, selectors in (("Architecture", ["#arch-plot-a", "#arch-plot-b"]),
+                           ("Objectives", ["#obj-gpt-plot", "#obj-span-plot"]),
+                           ("Positions", ["#pos-sinusoid", "#pos-bert", "#pos-gpt", "#pos-rope", "#pos-buckets"]),
+                           ("Order & scaling", ["#order-enc-plot", "#order-dec-plot", "#scale-plot"]),
+                           ("Experts (MoE)", ["#moe-plot"])):
+        _open_tab(page, tab)
+        for selector in selectors:
+            _wait_plots(page, selector)
+        page.screenshot(path=str(_shots(tmp_path) / f"{tab.split()[0].lower()}.png"), full_page=True)
+    assert "≠" in page.inner_text("#arch-diff")
+    assert "loss" in page.inner_text("#obj-mlm")
+    titles = _plot_titles(page)
+    assert any("same vectors, permuted" in t for t in titles)
+    assert any("different vectors" in t for t in titles)
+    assert any("sparse experts vs dense heads" in t for t in titles)
+    _open_tab(page, "Compare")
+
+
 def test_script_text_shows_as_text(page):
     page.locator("#text textarea").fill("<img src=x onerror=window.__xss=1> hi")
     page.locator("#run").click()

@@ -18,8 +18,10 @@ CLASSES = {
     "mini-gpt": (AutoModelForCausalLM, "GPT2LMHeadModel"),
     "mini-llama": (AutoModelForCausalLM, "LlamaForCausalLM"),
     "mini-t5": (AutoModelForSeq2SeqLM, "T5ForConditionalGeneration"),
+    "mini-mixtral": (AutoModelForCausalLM, "MixtralForCausalLM"),
 }
-TOKENIZER_MODELS = {"mini-bert": "WordPiece", "mini-gpt": "BPE", "mini-llama": "BPE", "mini-t5": "Unigram"}
+TOKENIZER_MODELS = {"mini-bert": "WordPiece", "mini-gpt": "BPE", "mini-llama": "BPE", "mini-t5": "Unigram",
+                    "mini-mixtral": "BPE"}
 LECTURE = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "I love machine learning",
            "今天天气真好，我想去公园散步", "The cat chases a mouse", "I like eating apples"]
 SPECS = {s.key: s for s in EMBEDDED}
@@ -62,6 +64,8 @@ def test_architecture_details():
     assert bert.type_vocab_size == 2 and bert.max_position_embeddings >= 64  # segments, learned positions
     t5 = AutoConfig.from_pretrained(_folder("mini-t5"))
     assert t5.relative_attention_num_buckets > 0
+    moe = AutoConfig.from_pretrained(_folder("mini-mixtral"))
+    assert (moe.num_local_experts, moe.num_experts_per_tok) == (8, 2) and not moe.output_router_logits
 
 
 def test_tokenizer_types(name):
@@ -71,9 +75,9 @@ def test_tokenizer_types(name):
     text = json.dumps(spec["pre_tokenizer"])
     if name == "mini-gpt":
         assert "ByteLevel" in text
-    if name in ("mini-t5", "mini-llama"):
+    if name in ("mini-t5", "mini-llama", "mini-mixtral"):
         assert "Metaspace" in text
-    if name == "mini-llama":
+    if name in ("mini-llama", "mini-mixtral"):
         assert spec["model"]["byte_fallback"] is True
     if name == "mini-bert":
         assert spec["normalizer"]["handle_chinese_chars"] is True

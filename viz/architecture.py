@@ -1,0 +1,180 @@
+"""A model's architecture as a graph (networkx) drawn with Plotly, and two models compared.
+
+The graph is built from an Architecture read off the model: one column per stack, bottom to
+top as in Vaswani et al.'s Figure 1: embeddings, one block drawn in full with its sublayers in
+the order the model runs them, an add node after each sublayer with its residual path
+(dashed), "x N" for the repeats, the final norm and the output heads. T5's decoder gets an
+edge from the encoder's output into its cross-attention.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import networkx as nx
+import plotly.graph_objects as go
+
+from models.architecture import Architecture
+from viz.style import base_layout, plotly_text
+
+GROUP_COLORS = {
+    "input": "#f0f0f0", "embeddings": "#fdd49e", "norm": "#d9f0d3", "attention": "#c6dbef",
+    "cross-attention": "#dadaeb", "router": "#fcbba1", "feed-forward": "#fee0b6", "add": "#ffffff",
+    "head": "#e0e0e0",
+}
+DIFF_COLOR = "#d6604d"
+# Which feature rows concern which kind of node, to mark a node when the two models differ there.
+FEATURE_GROUPS = {
+    "norm": ("norm",), "norm placement": ("norm",), "positions": ("embeddings", "attention"),
+    "activation": ("feed-forward",), "feed-forward": ("feed-forward", "router"),
+    "attention": ("attention",),
+}
+
+
+def _label(group: str, arch: Architecture, stack: str) -> str:
+    norm = arch.feature("norm").split(" ")[0]
+    if group == "norm":
+        return norm
+    if group == "attention":
+        kind = "causal self-attention" if stack == "decoder" else "self-attention (bidirectional)"
+        return f"{kind}<br>{arch.feature('attention')}"
+    if group == "cross-attention":
+        return "cross-attention<br>(queries: decoder, keys/values: encoder)"
+    if group == "router":
+        return "router (picks experts)"
+    if group == "feed-forward":
+        return f"feed-forward, {arch.feature('activation')}<br>{arch.feature('feed-forward')}"
+    return group
+
+
+def architecture_graph(arch: Architecture) -> nx.DiGraph:
+    """Nodes carry label, group, stack, parameters, x, y; edges carry kind: flow, residual or cross."""
+    graph = nx.DiGraph(model=arch.model_key)
+    placement_pre = arch.feature("norm placement").startswith("pre")
+    tops: dict[str, str] = {}
+    for column, stack in enumerate(arch.stacks):
+        per_block = dict(stack.per_block)
+        y = 0
+
+        def add(node: str, label: str, group: str, params: int = 0, x: float = column * 3.2) -> str:
+            nonlocal y
+            graph.add_node(node, label=label, group=group, stack=stack.name, parameters=params, x=x, y=y)
+            y += 1
+            return node
+
+        first = f"{stack.name}:input"
+        add(first, "output so far (shifted right)" if stack.name == "decoder" and arch.family == "encoder-decoder"
+            else "input tokens", "input")
+        embeddings = [p for p in arch.parts if p.group == "embeddings"]
+        label = " + ".join(p.name for p in embeddings if p.name != "embedding norm")
+        if arch.family == "encoder-decoder":
+            label += " (shared by both stacks)"
+        emb = add(f"{stack.name}:embeddings", label, "embeddings",
+                  sum(p.parameters for p in embeddings) if column == 0 else 0)
+        graph.add_edge(first, emb, kind="flow")
+        previous = emb
+        stream = emb  # the residual stream entering the current sublayer
+        block_start = y
+        for i, kind in enumerate(stack.flow):
+            node = add(f"{stack.name}:{i}:{kind}", _label(kind, arch, stack.name), kind, per_block.get(kind, 0))
+            graph.add_edge(previous, node, kind="flow")
+            previous = node
+            if kind in ("attention", "cross-attention", "feed-forward"):
+                plus = add(f"{stack.name}:{i}:add", "⊕ add", "add")
+                graph.add_edge(node, plus, kind="flow")
+                graph.add_edge(stream, plus, kind="residual")
+                if kind == "cross-attention":
+                    graph.nodes[node]["cross"] = True
+                previous = plus
+                stream = plus
+            elif kind == "norm" and not placement_pre:
+                stream = node  # post-norm: the normalised sum is what the next residual carries
+        graph.graph[f"{stack.name}:block"] = (block_start, y - 1, stack.blocks)
+        finals = [p for p in arch.parts if p.group == "norm" and p.block < 0
+                  and (p.name == "final norm" or p.name.startswith(stack.name))]
+        for p in finals:
+            node = add(f"{stack.name}:final-norm", f"final {arch.feature('norm').split(' ')[0]}", "norm", p.parameters)
+            graph.add_edge(previous, node, kind="flow")
+            previous = node
+        tops[stack.name] = previous
+        if arch.family != "encoder-decoder" or stack.name == "decoder":
+            for p in arch.parts:
+                if p.group == "head":
+                    node = add(f"head:{p.name}", p.name, "head", p.parameters)
+                    graph.add_edge(previous, node, kind="flow")
+    if "encoder" in tops and "decoder" in tops:
+        for node, data in graph.nodes(data=True):
+            if data.get("cross"):
+                graph.add_edge(tops["encoder"], node, kind="cross")
+    return graph
+
+
+def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.Figure:
+    """The graph drawn bottom-up; nodes of the groups in `marked` outlined in red (differences)."""
+    graph = architecture_graph(arch)
+    marked_groups = {g for feature in marked for g in FEATURE_GROUPS.get(feature, ())}
+    traces = []
+    styles = {"flow": dict(color="#555", width=2), "residual": dict(color="#2166ac", width=2, dash="dash"),
+              "cross": dict(color="#762a83", width=3)}
+    for kind, line in styles.items():
+        xs, ys = [], []
+        for a, b, data in graph.edges(data=True):
+            if data["kind"] != kind:
+                continue
+            xa, ya, xb, yb = graph.nodes[a]["x"], graph.nodes[a]["y"], graph.nodes[b]["x"], graph.nodes[b]["y"]
+            if kind == "residual":
+                # Bow the skip connection out to the left of the column.
+                xs += [xa, xa - 1.1, xb - 1.1, xb, None]
+                ys += [ya, ya + 0.3, yb - 0.3, yb, None]
+            else:
+                xs += [xa, xb, None]
+                ys += [ya, yb, None]
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines", line=line, hoverinfo="skip",
+                                 name={"flow": "data flow", "residual": "residual path",
+                                       "cross": "encoder output → cross-attention"}[kind]))
+    nodes = list(graph.nodes)
+    data = [graph.nodes[n] for n in nodes]
+    traces.append(go.Scatter(
+        x=[d["x"] for d in data], y=[d["y"] for d in data], mode="markers+text", showlegend=False,
+        text=[d["label"] for d in data], textposition="middle right", textfont=dict(size=12),
+        marker=dict(symbol="square", size=20, color=[GROUP_COLORS.get(d["group"], "#eee") for d in data],
+                    line=dict(width=[4 if d["group"] in marked_groups else 1 for d in data],
+                              color=[DIFF_COLOR if d["group"] in marked_groups else "#333" for d in data])),
+        hovertext=[f"{d['label']}<br>{d['group']}<br>{d['parameters']:,} parameters" for d in data], hoverinfo="text"))
+    fig = go.Figure(traces)
+    for stack in arch.stacks:
+        start, end, blocks = graph.graph[f"{stack.name}:block"]
+        x = graph.nodes[f"{stack.name}:input"]["x"]
+        fig.add_shape(type="rect", x0=x - 1.4, x1=x + 2.6, y0=start - 0.5, y1=end + 0.5,
+                      line=dict(color="#999", dash="dot"), fillcolor="rgba(0,0,0,0)")
+        fig.add_annotation(x=x - 1.35, y=end + 0.45, text=f"<b>× {blocks}</b> {stack.name} blocks", showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(size=13))
+    height = int(140 + 46 * (max(d["y"] for d in data) + 1))
+    layout = base_layout(f"{plotly_text(arch.model_name)}: {arch.model_class}, {arch.parameters:,} parameters", height=height)
+    layout["margin"] = dict(l=10, r=10, t=48, b=10)
+    width = max(d["x"] for d in data)
+    fig.update_layout(layout, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
+                      xaxis=dict(visible=False, range=[-1.8, width + 3.0]), yaxis=dict(visible=False))
+    return fig
+
+
+def parts_table_markdown(arch: Architecture) -> str:
+    """Parameters per part, with each group's share of the total."""
+    lines = ["| part | where | parameters | share |", "|---|---|---:|---:|"]
+    seen: dict[tuple, int] = {}
+    for p in arch.parts:
+        where = f"{p.stack} blocks" if p.block >= 0 else "outside the blocks"
+        seen[(p.name, where)] = seen.get((p.name, where), 0) + p.parameters
+    for (name, where), count in seen.items():
+        lines.append(f"| {escape(name)} | {where} | {count:,} | {count / arch.parameters:.1%} |")
+    lines.append(f"| **total** (= sum of p.numel()) | | **{arch.parameters:,}** | 100% |")
+    return "\n".join(lines)
+
+
+def comparison_markdown(a: Architecture, b: Architecture, rows: list[tuple[str, str, str, bool]]) -> str:
+    """The feature rows side by side, differing rows marked ≠ and bold."""
+    lines = [f"| | {escape(a.model_name)} | {escape(b.model_name)} |", "|---|---|---|"]
+    for name, left, right, differs in rows:
+        mark = "**≠ " + name + "**" if differs else name
+        lines.append(f"| {mark} | {escape(left)} | {escape(right)} |")
+    return "\n".join(lines)
