@@ -7,20 +7,26 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import logging
+import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from models import analysis, concepts, registry
 from models.architecture import architecture_to_json, describe, differences
 from models.decoding import KV_CONFIGS, MAX_BEAMS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
-from models.loading import configure_threads, get_model
+from models.loading import available_devices, configure_threads, default_device, get_model, set_device
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
 from viz import concepts as concept_viz
 from viz.architecture import architecture_figure, comparison_markdown, parts_table_markdown
+from viz.export import write_exports
 from viz.decoding import (alignment_figure, attention_row_figure, beam_tree_figure, cache_figure, kv_table_markdown,
                           mask_fill_html, stages_figure,
                           text_html)
@@ -44,6 +50,33 @@ THEME = gr.themes.Soft()
 CSS = (ASSETS / "style.css").read_text(encoding="utf-8")
 JS = (ASSETS / "app.js").read_text(encoding="utf-8")
 
+# Every string on the page in English and Chinese through Gradio's i18n: the page follows the
+# browser's language (or the language picked in the page). English is written in this file; the
+# Chinese is in assets/i18n/zh.json, keyed by the English; the views' explanations are in
+# assets/i18n/explanations.json.
+I18N = gr.I18n(en={}, zh={})
+ZH = json.loads((ASSETS / "i18n" / "zh.json").read_text(encoding="utf-8"))
+EXPLANATIONS = json.loads((ASSETS / "i18n" / "explanations.json").read_text(encoding="utf-8"))
+USED_TEXTS: set[str] = set()
+LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N)
+
+
+def L(text: str) -> I18nData:
+    """A UI string in the page's language."""
+    key = "ui_" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+    I18N.translations["en"][key] = text
+    I18N.translations["zh"][key] = ZH.get(text, text)
+    USED_TEXTS.add(text)
+    return I18N(key)
+
+
+def explain(view: str) -> gr.Markdown:
+    """Two or three sentences and the key formula beside a view, in both languages."""
+    key = f"explain_{view}"
+    for language in ("en", "zh"):
+        I18N.translations[language][key] = EXPLANATIONS[view][language]
+    return gr.Markdown(I18N(key), elem_id=f"explain-{view}", elem_classes=["explain"])
+
 # (slug, family, title, what to look for, default model)
 COLUMNS = (
     ("bert", "encoder", "BERT · encoder", "Bidirectional: every token sees every other token. "
@@ -54,17 +87,6 @@ COLUMNS = (
     ("llama", "decoder", "LLaMA · decoder",
      "Causal like GPT, with RoPE, RMSNorm, SwiGLU and grouped-query attention.", "mini-llama"),
 )
-
-RANK_NOTE = (
-    "**Why a causal attention matrix is full rank.** It is lower triangular (a token never attends "
-    "ahead), and softmax gives every allowed key a weight above 0, so every diagonal entry is "
-    "positive; the determinant of a triangular matrix is the product of its diagonal, hence non-zero: "
-    "rank n in exact arithmetic. **Where numerical rank still falls below n:** when a head puts almost "
-    "nothing on the token itself (a previous-token or sink head), the diagonal holds tiny weights and the "
-    "smallest singular values fall below the tolerance. A bidirectional matrix has no such guarantee: "
-    "rows that all look at the same few tokens are nearly equal, and its rank drops."
-)
-
 
 @contextmanager
 def user_errors():
@@ -175,18 +197,20 @@ def view_column(trace, kind, layer, head):
 
 def _compare_column(slug, family, title, blurb, default, text, triggers) -> None:
     with gr.Column(min_width=320, elem_classes=["family-column"], elem_id=f"col-{slug}"):
-        gr.Markdown(f"### {title}\n{blurb}")
-        model = gr.Dropdown(_choices(family), value=default, label="Model", elem_id=f"model-{slug}")
+        gr.Markdown(L(title), elem_classes=["column-title"])
+        gr.Markdown(L(blurb))
+        model = gr.Dropdown(_choices(family), value=default, label=L("Model"), elem_id=f"model-{slug}",
+                            elem_classes=["column-controls"])
         kinds = ["encoder", "decoder", "cross"] if family == "encoder-decoder" else [family]
-        kind = gr.Radio(kinds, value=kinds[-1], label="Attention", visible=len(kinds) > 1, elem_id=f"kind-{slug}")
-        with gr.Row():
+        kind = gr.Radio(kinds, value=kinds[-1], label=L("Attention"), visible=len(kinds) > 1, elem_id=f"kind-{slug}")
+        with gr.Row(elem_classes=["controls"]):
             # Wide bounds until the first run sets the model's own; the handlers clamp to them.
-            layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id=f"layer-{slug}")
-            head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id=f"head-{slug}")
+            layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"layer-{slug}")
+            head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id=f"head-{slug}")
         tokens = gr.HTML(elem_id=f"tokens-{slug}")
         outputs = gr.HTML(elem_id=f"outputs-{slug}")
-        mask_plot = gr.Plot(label="Mask", elem_id=f"mask-{slug}")
-        attn_plot = gr.Plot(label="Attention", elem_id=f"attn-{slug}")
+        mask_plot = gr.Plot(label=L("Mask"), elem_id=f"mask-{slug}")
+        attn_plot = gr.Plot(label=L("Attention"), elem_id=f"attn-{slug}")
         trace = gr.State(None)
     gr.on(
         triggers=[*triggers, model.change],
@@ -238,16 +262,16 @@ def pick_head(trace, kind, picked):
 
 
 def _attention_tab(text, run, tab) -> None:
+    explain("attention")
+    with gr.Row(elem_classes=["controls"]):
+        model = gr.Dropdown(_choices(), value="mini-bert", label=L("Model"), allow_custom_value=True, elem_id="att-model")
+        kind = gr.Radio(["encoder"], value="encoder", label=L("Attention"), elem_id="att-kind")
+        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="att-layer")
+        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="att-head")
     with gr.Row():
-        model = gr.Dropdown(_choices(), value="mini-bert", label="Model", allow_custom_value=True, elem_id="att-model")
-        kind = gr.Radio(["encoder"], value="encoder", label="Attention", elem_id="att-kind")
-        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="att-layer")
-        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="att-head")
-    with gr.Row():
-        attn_plot = gr.Plot(label="Attention of the selected head", elem_id="att-heatmap")
-        mask_plot = gr.Plot(label="Mask", elem_id="att-mask")
-    gr.Markdown("**All heads at once.** Rows of tiles are layers, columns heads. Click a tile to open that head above.")
-    over = gr.Plot(label="All heads", elem_id="overview")
+        attn_plot = gr.Plot(label=L("Attention of the selected head"), elem_id="att-heatmap")
+        mask_plot = gr.Plot(label=L("Mask"), elem_id="att-mask")
+    over = gr.Plot(label=L("All heads"), elem_id="overview")
     picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
     trace = gr.State(None)
@@ -315,18 +339,14 @@ def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> d
 
 
 def _masks_tab(text, tab) -> None:
-    gr.Markdown(
-        "Three ways to mask, one text: the **causal decoder** (GPT, LLaMA), the **prefix decoder** (a "
-        "non-causal prefix, a causal continuation; shown on the causal mini-gpt, which never trained with it) "
-        "and the **encoder-decoder** (T5), plus BERT's **bidirectional** mask with padding in a batch of two."
-    )
-    with gr.Row():
-        second = gr.Textbox(SHORT_SENTENCE, label="Second sentence of BERT's batch (the shorter one gets [PAD])",
+    explain("masks")
+    with gr.Row(elem_classes=["controls"]):
+        second = gr.Textbox(SHORT_SENTENCE, label=L("Second sentence of BERT's batch (the shorter one gets [PAD])"),
                             elem_id="mask-second")
-        prefix = gr.Slider(0, MAX_INDEX, value=2, step=1, label="Prefix length (prefix decoder)", elem_id="mask-prefix")
-        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="mask-layer")
-        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="mask-head")
-        show = gr.Button("Show masks", variant="primary", elem_id="mask-run")
+        prefix = gr.Slider(0, MAX_INDEX, value=2, step=1, label=L("Prefix length (prefix decoder)"), elem_id="mask-prefix")
+        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="mask-layer")
+        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="mask-head")
+        show = gr.Button(L("Show masks"), variant="primary", elem_id="mask-run")
     plots = []
     with gr.Column(elem_id="masks-plots"):
         for title in ("BERT, row 1", "BERT, row 2 (padded)", "GPT, causal", "GPT, prefix-LM", "T5 encoder",
@@ -394,56 +414,52 @@ def run_graph(model, text, kind, layer, head, threshold, position):
 
 
 def _analysis_tabs(text) -> None:
-    with gr.Tab("Head patterns", id="patterns") as p_tab:
-        gr.Markdown("Every head labelled by what it does: hover a cell for entropy, distance, sink share and "
-                    "the previous/diagonal/next scores that decided the label.")
-        with gr.Row():
-            p_model = gr.Dropdown(_choices(), value="mini-bert", label="Model", allow_custom_value=True,
+    with gr.Tab(L("Head patterns"), id="patterns", elem_id="tab-patterns") as p_tab:
+        explain("patterns")
+        with gr.Row(elem_classes=["controls"]):
+            p_model = gr.Dropdown(_choices(), value="mini-bert", label=L("Model"), allow_custom_value=True,
                                   elem_id="pat-model")
-            p_go = gr.Button("Label the heads", variant="primary", elem_id="pat-run")
+            p_go = gr.Button(L("Label the heads"), variant="primary", elem_id="pat-run")
         with gr.Row():
-            p_first = gr.Plot(label="Head patterns", elem_id="pat-map")
-            p_second = gr.Plot(label="Head patterns (decoder of an encoder-decoder)", elem_id="pat-map2")
+            p_first = gr.Plot(label=L("Head patterns"), elem_id="pat-map")
+            p_second = gr.Plot(label=L("Head patterns (decoder of an encoder-decoder)"), elem_id="pat-map2")
         gr.on([p_go.click, p_model.change, p_tab.select], run_patterns, [p_model, text], [p_first, p_second],
               api_name="patterns_view", **RUNS, api_visibility="private")
-    with gr.Tab("Rank", id="rank") as r_tab:
-        gr.Markdown(RANK_NOTE)
-        with gr.Row():
+    with gr.Tab(L("Rank"), id="rank", elem_id="tab-rank") as r_tab:
+        explain("rank")
+        with gr.Row(elem_classes=["controls"]):
             r_enc = gr.Dropdown(_choices("encoder") + _choices("encoder-decoder"), value="mini-bert",
-                                label="Bidirectional model", allow_custom_value=True, elem_id="rank-enc")
-            r_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Causal model",
+                                label=L("Bidirectional model"), allow_custom_value=True, elem_id="rank-enc")
+            r_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label=L("Causal model"),
                                 allow_custom_value=True, elem_id="rank-dec")
-            r_tol = gr.Slider(-10, -1, value=-3, step=0.5, label="Tolerance (log10, relative to σ1)", elem_id="rank-tol")
-            r_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer (spectrum)", elem_id="rank-layer")
-            r_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head (spectrum)", elem_id="rank-head")
-            r_go = gr.Button("Compute rank", variant="primary", elem_id="rank-run")
+            r_tol = gr.Slider(-10, -1, value=-3, step=0.5, label=L("Tolerance (log10, relative to σ1)"), elem_id="rank-tol")
+            r_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer (spectrum)"), elem_id="rank-layer")
+            r_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head (spectrum)"), elem_id="rank-head")
+            r_go = gr.Button(L("Compute rank"), variant="primary", elem_id="rank-run")
         r_summary = gr.Markdown(elem_id="rank-summary")
         with gr.Row():
-            r_map_enc = gr.Plot(label="Rank, bidirectional", elem_id="rank-map-enc")
-            r_map_dec = gr.Plot(label="Rank, causal", elem_id="rank-map-dec")
+            r_map_enc = gr.Plot(label=L("Rank, bidirectional"), elem_id="rank-map-enc")
+            r_map_dec = gr.Plot(label=L("Rank, causal"), elem_id="rank-map-dec")
         with gr.Row():
-            r_eff_enc = gr.Plot(label="Effective rank, bidirectional", elem_id="rank-eff-enc")
-            r_eff_dec = gr.Plot(label="Effective rank, causal", elem_id="rank-eff-dec")
-        r_spec = gr.Plot(label="Singular values of one head", elem_id="rank-spectrum")
+            r_eff_enc = gr.Plot(label=L("Effective rank, bidirectional"), elem_id="rank-eff-enc")
+            r_eff_dec = gr.Plot(label=L("Effective rank, causal"), elem_id="rank-eff-dec")
+        r_spec = gr.Plot(label=L("Singular values of one head"), elem_id="rank-spectrum")
         gr.on([r_go.click, r_tab.select, r_tol.release, r_layer.release, r_head.release, r_enc.change, r_dec.change], run_rank,
               [r_enc, r_dec, text, r_tol, r_layer, r_head],
               [r_map_enc, r_map_dec, r_eff_enc, r_eff_dec, r_spec, r_summary, r_layer, r_head], api_name="rank_view", **RUNS,
               api_visibility="private")
-    with gr.Tab("Graph & flow", id="graph") as g_tab:
-        gr.Markdown("One head as a graph of tokens (edges above the threshold; arcs above the line point back to "
-                    "earlier tokens, below it forward), and which input tokens matter for one position through "
-                    "all layers: **rollout** multiplies the layers' attention, **flow** is the maximum flow "
-                    "through the layered attention graph (Abnar and Zuidema 2020).")
-        with gr.Row():
-            g_model = gr.Dropdown(_choices(), value="mini-gpt", label="Model", allow_custom_value=True, elem_id="graph-model")
-            g_kind = gr.Radio(["decoder"], value="decoder", label="Attention", elem_id="graph-kind")
-            g_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="graph-layer")
-            g_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="graph-head")
-            g_thr = gr.Slider(0, 1, value=0.1, step=0.01, label="Edge threshold", elem_id="graph-threshold")
-            g_pos = gr.Number(-1, precision=0, label="Query position (-1: [CLS] / last token)", elem_id="graph-position")
-            g_go = gr.Button("Draw", variant="primary", elem_id="graph-run")
-        g_graph = gr.Plot(label="Token graph", elem_id="graph-plot")
-        g_importance = gr.Plot(label="Rollout and flow", elem_id="flow-plot")
+    with gr.Tab(L("Graph & flow"), id="graph", elem_id="tab-graph") as g_tab:
+        explain("graph")
+        with gr.Row(elem_classes=["controls"]):
+            g_model = gr.Dropdown(_choices(), value="mini-gpt", label=L("Model"), allow_custom_value=True, elem_id="graph-model")
+            g_kind = gr.Radio(["decoder"], value="decoder", label=L("Attention"), elem_id="graph-kind")
+            g_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="graph-layer")
+            g_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="graph-head")
+            g_thr = gr.Slider(0, 1, value=0.1, step=0.01, label=L("Edge threshold"), elem_id="graph-threshold")
+            g_pos = gr.Number(-1, precision=0, label=L("Query position (-1: [CLS] / last token)"), elem_id="graph-position")
+            g_go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")
+        g_graph = gr.Plot(label=L("Token graph"), elem_id="graph-plot")
+        g_importance = gr.Plot(label=L("Rollout and flow"), elem_id="flow-plot")
         gr.on([g_go.click, g_tab.select, g_model.change, g_kind.input, g_layer.release, g_head.release, g_thr.release, g_pos.submit],
               run_graph, [g_model, text, g_kind, g_layer, g_head, g_thr, g_pos],
               [g_kind, g_layer, g_head, g_graph, g_importance], api_name="graph_view", **RUNS, api_visibility="private")
@@ -537,41 +553,42 @@ def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed
         fresh = decode(model, prompt, settings)
         if action == "end":
             index = len(fresh.steps) - 1
-        elif result is None:
+        elif result is None and action != "goto":
             index = 0
         else:
-            index = {"step": index + 1, "back": index - 1}.get(action, index)
+            index = {"step": int(index) + 1, "back": int(index) - 1}.get(action, int(index or 0))
         return fresh, *_decode_views(fresh, index)
 
 
 def _decoding_tab() -> None:
-    gr.Markdown("Step through generation one token at a time. Each step shows the top candidates after each "
-                "sampling stage, in generate()'s order (temperature, top-k, top-p), the chosen token starred; "
-                "change a knob and the same step is recomputed.")
+    explain("decoding")
     choices = _choices("decoder") + _choices("encoder-decoder")
+    with gr.Row(elem_classes=["controls"]):
+        model = gr.Dropdown(choices, value="mini-gpt", label=L("Model"), allow_custom_value=True, elem_id="dec-model")
+        prompt = gr.Textbox("今天天气真好，", label=L("Prompt (for T5: its input text)"), scale=3, elem_id="dec-prompt")
+    with gr.Row(elem_classes=["controls"]):
+        strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label=L("Strategy"), elem_id="dec-strategy")
+        temperature = gr.Slider(0, 3, value=1.0, step=0.05, label=L("Temperature (0 = greedy)"), elem_id="dec-temperature")
+        top_k = gr.Slider(0, 100, value=0, step=1, label=L("Top-k (0 = off)"), elem_id="dec-topk")
+        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label=L("Top-p (1 = off)"), elem_id="dec-topp")
+        seed = gr.Number(0, precision=0, label=L("Seed"), elem_id="dec-seed")
+        max_new = gr.Slider(1, 64, value=20, step=1, label=L("Max new tokens"), elem_id="dec-max")
+        num_beams = gr.Slider(2, MAX_BEAMS, value=4, step=1, label=L("Beams (beam strategy)"), elem_id="dec-beams")
+        use_cache = gr.Checkbox(True, label=L("KV cache"), elem_id="dec-cache")
     with gr.Row():
-        model = gr.Dropdown(choices, value="mini-gpt", label="Model", allow_custom_value=True, elem_id="dec-model")
-        prompt = gr.Textbox("今天天气真好，", label="Prompt (for T5: its input text)", scale=3, elem_id="dec-prompt")
-    with gr.Row():
-        strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label="Strategy", elem_id="dec-strategy")
-        temperature = gr.Slider(0, 3, value=1.0, step=0.05, label="Temperature (0 = greedy)", elem_id="dec-temperature")
-        top_k = gr.Slider(0, 100, value=0, step=1, label="Top-k (0 = off)", elem_id="dec-topk")
-        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)", elem_id="dec-topp")
-        seed = gr.Number(0, precision=0, label="Seed", elem_id="dec-seed")
-        max_new = gr.Slider(1, 64, value=20, step=1, label="Max new tokens", elem_id="dec-max")
-        num_beams = gr.Slider(2, MAX_BEAMS, value=4, step=1, label="Beams (beam strategy)", elem_id="dec-beams")
-        use_cache = gr.Checkbox(True, label="KV cache", elem_id="dec-cache")
-    with gr.Row():
-        buttons = {name: gr.Button(label, elem_id=f"dec-{name}", variant="primary" if name == "step" else "secondary")
+        buttons = {name: gr.Button(L(label), elem_id=f"dec-{name}", variant="primary" if name == "step" else "secondary")
                    for name, label in (("step", "Step"), ("end", "Run to end"), ("back", "Back"), ("reset", "Reset"))}
     text = gr.HTML(elem_id="dec-text")
-    stages = gr.Plot(label="The distribution at this step", elem_id="dec-stages")
+    stages = gr.Plot(label=L("The distribution at this step"), elem_id="dec-stages")
     with gr.Row():
-        row = gr.Plot(label="The new token's self-attention", elem_id="dec-attention")
-        cross = gr.Plot(label="Its cross-attention (encoder-decoders)", elem_id="dec-cross")
-    alignment = gr.Plot(label="Alignment so far (encoder-decoders)", elem_id="dec-alignment")
-    tree = gr.Plot(label="Beam search: every hypothesis, pruned ones grey, the winner red", elem_id="dec-beams-tree")
-    result, index = gr.State(None), gr.State(0)
+        row = gr.Plot(label=L("The new token's self-attention"), elem_id="dec-attention")
+        cross = gr.Plot(label=L("Its cross-attention (encoder-decoders)"), elem_id="dec-cross")
+    alignment = gr.Plot(label=L("Alignment so far (encoder-decoders)"), elem_id="dec-alignment")
+    tree = gr.Plot(label=L("Beam search: every hypothesis, pruned ones grey, the winner red"), elem_id="dec-beams-tree")
+    result = gr.State(None)
+    # The step shown, in the page (not a State) so that a deep link can carry and restore it.
+    index = gr.Number(0, precision=0, elem_id="dec-index", elem_classes=["relay"], show_label=False, container=False)
+    buttons["goto"] = gr.Button("goto", elem_id="dec-goto", elem_classes=["relay"])
     knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, num_beams, use_cache]
     outputs = [result, index, text, stages, row, cross, alignment, tree]
     for name, button in buttons.items():
@@ -581,16 +598,15 @@ def _decoding_tab() -> None:
            use_cache.input],
           lambda *args: decode_move("redo", *args) if args[-2] is not None else (gr.skip(),) * len(outputs),
           [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
-    with gr.Accordion("KV cache: time and memory", open=False):
-        kv_go = gr.Button("Measure with and without the cache", elem_id="kv-run")
-        kv_plot = gr.Plot(label="Per-step time and cache size", elem_id="kv-plot")
+    with gr.Accordion(L("KV cache: time and memory"), open=False):
+        kv_go = gr.Button(L("Measure with and without the cache"), elem_id="kv-run")
+        kv_plot = gr.Plot(label=L("Per-step time and cache size"), elem_id="kv-plot")
         kv_table_md = gr.Markdown(elem_id="kv-table")
         kv_go.click(run_kv, [model, prompt, max_new], [kv_plot, kv_table_md], api_name="kv_view",
                     api_visibility="private", **RUNS)
-    with gr.Accordion("Why not generate with BERT?", open=False):
-        gr.Markdown("BERT fills a [MASK] from both sides. Asked to continue a text it gets a [MASK] with only [SEP] "
-                    "to its right, again and again; GPT was trained for exactly this.")
-        contrast_go = gr.Button("Continue the prompt with BERT and with GPT", elem_id="contrast-run")
+    with gr.Accordion(L("Why not generate with BERT?"), open=False):
+        gr.Markdown(L("BERT fills a [MASK] from both sides. Asked to continue a text it gets a [MASK] with only [SEP] to its right, again and again; GPT was trained for exactly this."))
+        contrast_go = gr.Button(L("Continue the prompt with BERT and with GPT"), elem_id="contrast-run")
         contrast = gr.HTML(elem_id="contrast")
         contrast_go.click(run_contrast, [prompt, max_new], contrast, api_name="contrast_view",
                           api_visibility="private", **RUNS)
@@ -617,24 +633,22 @@ def run_architecture(left, right):
 
 
 def _architecture_tab() -> None:
-    gr.Markdown("Each model's real modules: embeddings, one block drawn in full in the order the model runs its "
-                "sublayers (⊕ = residual add, dashed = residual path, × N = repeats), final norm and heads. "
-                "Rows that differ between the two models are marked ≠, and their parts outlined in red.")
-    with gr.Row():
-        left = gr.Dropdown(_choices(), value="mini-gpt", label="Model A", allow_custom_value=True, elem_id="arch-left")
-        right = gr.Dropdown(_choices(), value="mini-llama", label="Model B", allow_custom_value=True, elem_id="arch-right")
-        go = gr.Button("Compare", variant="primary", elem_id="arch-run")
+    explain("architecture")
+    with gr.Row(elem_classes=["controls"]):
+        left = gr.Dropdown(_choices(), value="mini-gpt", label=L("Model A"), allow_custom_value=True, elem_id="arch-left")
+        right = gr.Dropdown(_choices(), value="mini-llama", label=L("Model B"), allow_custom_value=True, elem_id="arch-right")
+        go = gr.Button(L("Compare"), variant="primary", elem_id="arch-run")
     table = gr.Markdown(elem_id="arch-diff")
     with gr.Row():
-        fig_a = gr.Plot(label="Model A", elem_id="arch-plot-a")
-        fig_b = gr.Plot(label="Model B", elem_id="arch-plot-b")
+        fig_a = gr.Plot(label=L("Model A"), elem_id="arch-plot-a")
+        fig_b = gr.Plot(label=L("Model B"), elem_id="arch-plot-b")
     with gr.Row():
         parts_a = gr.Markdown(elem_id="arch-parts-a")
         parts_b = gr.Markdown(elem_id="arch-parts-b")
-    with gr.Accordion("Printed module trees", open=False):
+    with gr.Accordion(L("Printed module trees"), open=False):
         with gr.Row():
-            tree_a = gr.Code(language=None, label="Model A", elem_id="arch-tree-a")
-            tree_b = gr.Code(language=None, label="Model B", elem_id="arch-tree-b")
+            tree_a = gr.Code(language=None, label=L("Model A"), elem_id="arch-tree-a")
+            tree_b = gr.Code(language=None, label=L("Model B"), elem_id="arch-tree-b")
     return left, right, go, [table, fig_a, fig_b, parts_a, parts_b, tree_a, tree_b]
 
 
@@ -724,86 +738,223 @@ def run_moe(model, text, layer):
 
 
 def _concept_tabs(text) -> None:
-    with gr.Tab("Architecture", id="architecture") as tab:
+    with gr.Tab(L("Architecture"), id="architecture", elem_id="tab-architecture") as tab:
         left, right, go, outputs = _architecture_tab()
         gr.on([go.click, tab.select, left.change, right.change], run_architecture, [left, right], outputs,
               api_name="architecture_view", api_visibility="private", **RUNS)
-    with gr.Tab("Objectives", id="objectives") as tab:
-        gr.Markdown("How each family is trained, on your text: **BERT** hides 15 % of the tokens (80 % become "
-                    "[MASK], 10 % a random token, 10 % stay) and predicts them back, plus next-sentence prediction "
-                    "on a pair; **GPT** predicts every next token (targets = input shifted by one); **T5** removes "
-                    "spans, marks each with a sentinel and generates the spans.")
-        with gr.Row():
-            second = gr.Textbox("", label="Second sentence (BERT's NSP; optional)", elem_id="obj-second")
-            seed = gr.Number(0, precision=0, label="Seed", elem_id="obj-seed")
-            bert = gr.Dropdown(_choices("encoder"), value="mini-bert", label="Encoder", allow_custom_value=True,
+    with gr.Tab(L("Objectives"), id="objectives", elem_id="tab-objectives") as tab:
+        explain("objectives")
+        with gr.Row(elem_classes=["controls"]):
+            second = gr.Textbox("", label=L("Second sentence (BERT's NSP; optional)"), elem_id="obj-second")
+            seed = gr.Number(0, precision=0, label=L("Seed"), elem_id="obj-seed")
+            bert = gr.Dropdown(_choices("encoder"), value="mini-bert", label=L("Encoder"), allow_custom_value=True,
                                elem_id="obj-bert")
-            gpt = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Decoder", allow_custom_value=True,
+            gpt = gr.Dropdown(_choices("decoder"), value="mini-gpt", label=L("Decoder"), allow_custom_value=True,
                               elem_id="obj-gpt")
-            t5 = gr.Dropdown(_choices("encoder-decoder"), value="mini-t5", label="Encoder-decoder",
+            t5 = gr.Dropdown(_choices("encoder-decoder"), value="mini-t5", label=L("Encoder-decoder"),
                              allow_custom_value=True, elem_id="obj-t5")
-            go = gr.Button("Run", variant="primary", elem_id="obj-run")
+            go = gr.Button(L("Run"), variant="primary", elem_id="obj-run")
         masked = gr.HTML(elem_id="obj-mlm")
-        shifted = gr.Plot(label="GPT: next-token loss", elem_id="obj-gpt-plot")
+        shifted = gr.Plot(label=L("GPT: next-token loss"), elem_id="obj-gpt-plot")
         spans = gr.HTML(elem_id="obj-span")
-        span_plot = gr.Plot(label="T5: span-corruption loss", elem_id="obj-span-plot")
+        span_plot = gr.Plot(label=L("T5: span-corruption loss"), elem_id="obj-span-plot")
         gr.on([go.click, tab.select, seed.submit, second.submit], run_objectives, [text, second, seed, bert, gpt, t5],
               [masked, shifted, spans, span_plot], api_name="objectives_view", api_visibility="private", **RUNS)
-    with gr.Tab("Positions", id="positions") as tab:
-        gr.Markdown("Attention by itself ignores order; positions put it back. The sinusoidal encoding, the "
-                    "learned position embeddings of the embedded BERT and GPT (similar positions, similar "
-                    "vectors), RoPE's rotations in mini-llama (the score depends only on the offset), and T5's "
-                    "relative buckets with the bias each head learned.")
-        with gr.Row():
-            dim = gr.Slider(8, 512, value=128, step=2, label="Sinusoid dimension d", elem_id="pos-dim")
-            count = gr.Slider(8, 128, value=64, step=1, label="Positions", elem_id="pos-count")
-            head = gr.Slider(0, 15, value=0, step=1, label="T5 head", elem_id="pos-head")
-        plots = [gr.Plot(label=label, elem_id=f"pos-{slug}") for slug, label in (
+    with gr.Tab(L("Positions"), id="positions", elem_id="tab-positions") as tab:
+        explain("positions")
+        with gr.Row(elem_classes=["controls"]):
+            dim = gr.Slider(8, 512, value=128, step=2, label=L("Sinusoid dimension d"), elem_id="pos-dim")
+            count = gr.Slider(8, 128, value=64, step=1, label=L("Positions"), elem_id="pos-count")
+            head = gr.Slider(0, 15, value=0, step=1, label=L("T5 head"), elem_id="pos-head")
+        plots = [gr.Plot(label=L(label), elem_id=f"pos-{slug}") for slug, label in (
             ("sinusoid", "Sinusoidal"), ("bert", "mini-bert learned"), ("gpt", "mini-gpt learned"),
             ("rope", "RoPE"), ("buckets", "T5 relative buckets"))]
         gr.on([tab.select, dim.release, count.release, head.release], run_positions, [dim, count, head], plots,
               api_name="positions_view", api_visibility="private", **RUNS)
-    with gr.Tab("Order & scaling", id="order") as tab:
-        gr.Markdown("**Order experiment.** Shuffle the tokens and remove positions (every position id 0). Undo the "
-                    "shuffle on the outputs: a bidirectional encoder gives the *same vectors permuted* "
-                    "(permutation-equivariant), a causal decoder does not: its mask carries order by itself.")
-        with gr.Row():
-            o_seed = gr.Number(0, precision=0, label="Shuffle seed", elem_id="order-seed")
-            o_enc = gr.Dropdown(_choices("encoder"), value="mini-bert", label="Encoder", allow_custom_value=True,
+    with gr.Tab(L("Order & scaling"), id="order", elem_id="tab-order") as tab:
+        explain("order")
+        with gr.Row(elem_classes=["controls"]):
+            o_seed = gr.Number(0, precision=0, label=L("Shuffle seed"), elem_id="order-seed")
+            o_enc = gr.Dropdown(_choices("encoder"), value="mini-bert", label=L("Encoder"), allow_custom_value=True,
                                 elem_id="order-enc")
-            o_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label="Decoder", allow_custom_value=True,
+            o_dec = gr.Dropdown(_choices("decoder"), value="mini-gpt", label=L("Decoder"), allow_custom_value=True,
                                 elem_id="order-dec")
-            o_go = gr.Button("Shuffle and compare", variant="primary", elem_id="order-run")
+            o_go = gr.Button(L("Shuffle and compare"), variant="primary", elem_id="order-run")
         o_table = gr.Markdown(elem_id="order-table")
         with gr.Row():
-            o_enc_plot = gr.Plot(label="Encoder", elem_id="order-enc-plot")
-            o_dec_plot = gr.Plot(label="Decoder", elem_id="order-dec-plot")
+            o_enc_plot = gr.Plot(label=L("Encoder"), elem_id="order-enc-plot")
+            o_dec_plot = gr.Plot(label=L("Decoder"), elem_id="order-dec-plot")
         gr.on([o_go.click, tab.select, o_seed.submit], run_order, [text, o_seed, o_enc, o_dec],
               [o_table, o_enc_plot, o_dec_plot], api_name="order_view", api_visibility="private", **RUNS)
-        gr.Markdown("**Why divide by √d_k.** The model's scores for one head (recovered from its attention up to "
-                    "a constant per row, which softmax ignores) through softmax with and without the 1/√d_k: "
-                    "unscaled, the weights saturate towards one token and the entropy collapses.")
-        with gr.Row():
-            s_model = gr.Dropdown(_choices("encoder") + _choices("decoder"), value="mini-bert", label="Model",
+        explain("scaling")
+        with gr.Row(elem_classes=["controls"]):
+            s_model = gr.Dropdown(_choices("encoder") + _choices("decoder"), value="mini-bert", label=L("Model"),
                                   allow_custom_value=True, elem_id="scale-model")
-            s_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="scale-layer")
-            s_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Head", elem_id="scale-head")
-        s_plot = gr.Plot(label="Scaled vs unscaled", elem_id="scale-plot")
+            s_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="scale-layer")
+            s_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="scale-head")
+        s_plot = gr.Plot(label=L("Scaled vs unscaled"), elem_id="scale-plot")
         s_text = gr.Markdown(elem_id="scale-textbook")
         gr.on([tab.select, s_model.change, s_layer.release, s_head.release], run_scaling,
               [s_model, text, s_layer, s_head], [s_plot, s_text, s_layer, s_head], api_name="scaling_view", api_visibility="private",
               **RUNS)
-    with gr.Tab("Experts (MoE)", id="moe") as tab:
-        gr.Markdown("A mixture-of-experts layer sends each token to only **2 of 8** feed-forward experts, chosen by "
-                    "a router; attention is dense: **every head** works on every token. Hover for the router's "
-                    "probabilities.")
-        with gr.Row():
-            m_model = gr.Dropdown(_choices("decoder"), value="mini-mixtral", label="MoE model",
+    with gr.Tab(L("Experts (MoE)"), id="moe", elem_id="tab-moe") as tab:
+        explain("moe")
+        with gr.Row(elem_classes=["controls"]):
+            m_model = gr.Dropdown(_choices("decoder"), value="mini-mixtral", label=L("MoE model"),
                                   allow_custom_value=True, elem_id="moe-model")
-            m_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label="Layer", elem_id="moe-layer")
-        m_plot = gr.Plot(label="Routing", elem_id="moe-plot")
+            m_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="moe-layer")
+        m_plot = gr.Plot(label=L("Routing"), elem_id="moe-plot")
         gr.on([tab.select, m_model.change, m_layer.release], run_moe, [m_model, text, m_layer], [m_plot, m_layer],
               api_name="moe_view", api_visibility="private", **RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deep links, scenarios, device, export
+
+SCENARIOS = json.loads((ASSETS / "scenarios.json").read_text(encoding="utf-8"))
+TABS = ("compare", "attention", "masks", "patterns", "rank", "graph", "decoding", "architecture", "objectives",
+        "positions", "order", "moe")
+LINKABLE = (gr.Slider, gr.Dropdown, gr.Radio, gr.Checkbox, gr.Number, gr.Textbox)
+
+
+def linked_components(demo: gr.Blocks) -> list:
+    """The controls a link can carry: every input with an elem_id, except relays that are not
+    view state and the page-wide scenario and device menus."""
+    return [b for b in demo.blocks.values() if isinstance(b, LINKABLE) and b.elem_id
+            and b.elem_id not in ("overview-pick", "current-tab", "restored", "scenario", "device")]
+
+
+def _coerce(component, raw: str):
+    """A link's text as the component's value; ValueError when it cannot be one."""
+    raw = str(raw)
+    if isinstance(component, gr.Checkbox):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(component, (gr.Slider, gr.Number)):
+        value = float(raw)
+        if not value == value or abs(value) > 1e9:
+            raise ValueError(raw)
+        if isinstance(component, gr.Slider):
+            value = min(max(value, component.minimum), component.maximum)
+            return int(round(value)) if float(component.step).is_integer() else value
+        return int(round(value)) if component.precision == 0 else value
+    if isinstance(component, (gr.Dropdown, gr.Radio)):
+        choices = [(str(c[0]), c[1]) if isinstance(c, (tuple, list)) else (str(c), c) for c in component.choices]
+        for label, value in choices:
+            if raw in (str(value), label):
+                return value
+        if isinstance(component, gr.Dropdown) and component.allow_custom_value and len(raw) <= 200:
+            return raw  # a model key or Hub id: the handlers check it like any request
+        if isinstance(component, gr.Radio) and raw.replace("-", "").isalnum() and len(raw) <= 32:
+            return raw  # a choice the handlers set at run time (e.g. T5's "cross")
+        raise ValueError(raw)
+    return raw[:4000]
+
+
+def restore(params: dict, components: list) -> list:
+    """Updates that put the page in the state `params` describes (a link's query or a scenario):
+    [marker, *components]. Unknown or malformed parameters are skipped with a warning."""
+    by_id = {c.elem_id: c for c in components}
+    skipped, updates = [], []
+    for component in components:
+        if component.elem_id not in params:
+            updates.append(gr.update())
+            continue
+        try:
+            updates.append(gr.update(value=_coerce(component, params[component.elem_id])))
+        except (TypeError, ValueError):
+            skipped.append(component.elem_id)
+            updates.append(gr.update())
+    skipped += [k for k in params if k not in by_id and k not in ("tab", "lang", "lecture")]
+    if skipped:
+        gr.Warning(f"Ignored link parameters: {', '.join(sorted(skipped))[:300]}")
+    tab = params.get("tab") if params.get("tab") in TABS else None
+    # The page's script sees the marker change and clicks the tab, which runs its view.
+    marker = json.dumps({"tab": tab or "compare", "step": "dec-index" in params, "nonce": time.time()})
+    return [marker, *updates]
+
+
+def restore_link(request: gr.Request, components: list) -> list:
+    params = dict(request.query_params) if request is not None else {}
+    return restore(params, components)
+
+
+def restore_scenario(name: str, components: list) -> list:
+    for scenario in SCENARIOS:
+        if scenario["name"] == name:
+            return restore({k: str(v) for k, v in scenario["params"].items()}, components)
+    raise gr.Error("Pick a scenario from the list.")
+
+
+def choose_device(name: str) -> None:
+    with user_errors():
+        set_device(name)
+    gr.Info(f"Models now run on {name}.")
+
+
+def export_view(tab: str, components: list, *values) -> list[str]:
+    """The numbers behind the current view, as JSON, CSV and NPZ files."""
+    with user_errors():
+        v = {c.elem_id: value for c, value in zip(components, values)}
+        data = _view_numbers(tab if tab in TABS else "compare", v)
+        folder = Path(tempfile.mkdtemp(prefix="triptych-"))
+        return [str(p) for p in write_exports(data, folder, f"triptych-{tab}")]
+
+
+def _view_numbers(tab: str, v: dict) -> dict:
+    text = v.get("text") or EXAMPLE_TEXT
+    if tab == "compare":
+        return {slug: api_attention_data(v[f"model-{slug}"], text) for slug, *_ in COLUMNS}
+    if tab == "attention":
+        return api_attention_data(v["att-model"], text)
+    if tab == "masks":
+        return api_mask_data(text, v["mask-second"], int(v["mask-prefix"]))
+    if tab == "patterns":
+        return api_head_patterns(v["pat-model"], text)
+    if tab == "rank":
+        tolerance = 10 ** float(v["rank-tol"])
+        return {"bidirectional": api_attention_rank(v["rank-enc"], text, tolerance),
+                "causal": api_attention_rank(v["rank-dec"], text, tolerance)}
+    if tab == "graph":
+        return api_attention_flow(v["graph-model"], text, int(v["graph-position"]), v["graph-kind"] or "")
+    if tab == "decoding":
+        beams = int(v["dec-beams"]) if v["dec-strategy"] == "beam" else 1
+        return api_decode(v["dec-model"], v["dec-prompt"], v["dec-strategy"], v["dec-temperature"], v["dec-topk"],
+                          v["dec-topp"], v["dec-seed"], v["dec-max"], beams)
+    if tab == "architecture":
+        return {"a": api_architecture(v["arch-left"]), "b": api_architecture(v["arch-right"])}
+    if tab == "objectives":
+        return {key: api_objectives(v[key], text, v["obj-second"] or "", v["obj-seed"])
+                for key in ("obj-bert", "obj-gpt", "obj-t5")}
+    if tab == "positions":
+        n, d = int(v["pos-count"]), int(v["pos-dim"]) // 2 * 2
+        rope = concepts.rope("mini-llama", min(n, 64))
+        buckets = concepts.relative_buckets("mini-t5", min(n, 64))
+        return {"sinusoidal": concepts.sinusoidal(n, d), "learned_bert": concepts.learned_positions("mini-bert", n),
+                "learned_gpt": concepts.learned_positions("mini-gpt", n), "rope_angles": rope.angles,
+                "rope_scores": rope.scores, "t5_buckets": buckets.buckets, "t5_bias": buckets.bias}
+    if tab == "order":
+        return {"encoder": api_order_experiment(v["order-enc"], text, v["order-seed"]),
+                "decoder": api_order_experiment(v["order-dec"], text, v["order-seed"]),
+                "scaling": api_scaling(v["scale-model"], text, int(v["scale-layer"]), int(v["scale-head"]))}
+    return api_moe_routing(v["moe-model"], text)
+
+
+def _toolbar() -> tuple:
+    """Lecture mode, language and copy-link are handled in the page (assets/app.js); the
+    scenario and device go to the server."""
+    with gr.Row(elem_id="toolbar"):
+        gr.HTML('<div class="toolbar-buttons">'
+                '<button id="lecture-toggle" class="tb-btn" type="button">Lecture mode · 讲课模式</button>'
+                '<button id="controls-toggle" class="tb-btn" type="button">Controls · 控件</button>'
+                '<button class="tb-btn lang-btn" data-lang="en" type="button">English</button>'
+                '<button class="tb-btn lang-btn" data-lang="zh" type="button">中文</button>'
+                '<button id="copy-link" class="tb-btn" type="button">Copy link · 复制链接</button></div>',
+                elem_id="toolbar-buttons")
+        scenario = gr.Dropdown([s["name"] for s in SCENARIOS], value=None, label=L("Scenario"), scale=3,
+                               elem_id="scenario")
+        device = gr.Dropdown(available_devices(), value=str(default_device()), label=L("Device"), scale=1,
+                             elem_id="device")
+    return scenario, device
 
 
 # ---------------------------------------------------------------------------------------------
@@ -811,14 +962,11 @@ def _concept_tabs(text) -> None:
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Transformer Triptych") as demo:
-        gr.Markdown(
-            "# Transformer Triptych\n"
-            "One sentence, four Transformers, live: the mask each one applies and the attention it "
-            "produces. Hover a cell for its exact weight."
-        )
+        explain("intro")
+        scenario, device = _toolbar()
         with gr.Row():
-            text = gr.Textbox(EXAMPLE_TEXT, label="Text", scale=5, elem_id="text")
-            run = gr.Button("Run", variant="primary", scale=1, elem_id="run")
+            text = gr.Textbox(EXAMPLE_TEXT, label=L("Text"), scale=5, elem_id="text")
+            run = gr.Button(L("Run"), variant="primary", scale=1, elem_id="run")
             # Clicked by assets/app.js 300 ms after the last keystroke: the debounced "as you type".
             settled = gr.Button("settled", elem_id="text-settled", elem_classes=["relay"])
         gr.Examples(
@@ -827,20 +975,44 @@ def build_demo() -> gr.Blocks:
              ["The keys to the cabinet are on the table"]],
             inputs=[text],
         )
-        with gr.Tabs():
-            with gr.Tab("Compare", id="compare"):
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab(L("Compare"), id="compare", elem_id="tab-compare"):
+                explain("compare")
                 with gr.Row(equal_height=False):
                     for slug, family, title, blurb, default in COLUMNS:
                         _compare_column(slug, family, title, blurb, default, text,
-                                        [run.click, settled.click, text.submit, demo.load])
-            with gr.Tab("Attention", id="attention") as attention_tab:
+                                        [run.click, settled.click, text.submit])
+            with gr.Tab(L("Attention"), id="attention", elem_id="tab-attention") as attention_tab:
                 _attention_tab(text, run, attention_tab)
-            with gr.Tab("Masks", id="masks") as masks_tab:
+            with gr.Tab(L("Masks"), id="masks", elem_id="tab-masks") as masks_tab:
                 _masks_tab(text, masks_tab)
             _analysis_tabs(text)
-            with gr.Tab("Decoding", id="decoding"):
+            with gr.Tab(L("Decoding"), id="decoding", elem_id="tab-decoding"):
                 _decoding_tab()
             _concept_tabs(text)
+        current_tab = gr.Textbox("compare", elem_id="current-tab", elem_classes=["relay"], show_label=False,
+                                 container=False)
+        marker = gr.Textbox("", elem_id="restored", elem_classes=["relay"], show_label=False, container=False)
+        with gr.Accordion(L("Download this view's numbers"), open=False, elem_id="export"):
+            export_go = gr.Button(L("Download this view's numbers"), elem_id="export-run")
+            export_files = gr.File(label=L("Files"), file_count="multiple", elem_id="export-files")
+        linked = linked_components(demo)
+        # Gradio translates a tab's label when the tab is first shown; the page relabels the
+        # others itself when the language is switched, from these.
+        tab_labels = {b.elem_id: {lang: I18N.translations[lang][b.label.key] for lang in ("en", "zh")}
+                      for b in demo.blocks.values() if isinstance(b, gr.Tab) and isinstance(b.label, I18nData)}
+        gr.HTML(f'<div id="linked-ids" data-ids="{html.escape(json.dumps([c.elem_id for c in linked]))}" '
+                f'data-tabs="{html.escape(json.dumps(tab_labels, ensure_ascii=False))}"></div>', elem_classes=["relay"])
+
+        def restore_page(request: gr.Request):
+            return restore_link(request, linked)
+
+        demo.load(restore_page, None, [marker, *linked], api_name="restore_link", api_visibility="private")
+        scenario.input(lambda name: restore_scenario(name, linked), scenario, [marker, *linked],
+                       api_name="scenario", api_visibility="private")
+        device.input(choose_device, device, None, api_name="device", api_visibility="private")
+        export_go.click(lambda tab, *values: export_view(tab, linked, *values), [current_tab, *linked],
+                        export_files, api_name="export_view", api_visibility="private", **RUNS)
         gr.api(api_models, api_name="models")
         gr.api(api_attention_data, api_name="attention_data", **RUNS)
         gr.api(api_head_patterns, api_name="head_patterns", **RUNS)
@@ -861,7 +1033,7 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_demo().launch(css=CSS, theme=THEME, js=JS)
+    build_demo().launch(**LAUNCH)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,22 @@ def available_devices() -> list[str]:
     return devices
 
 
+_chosen_device: str | None = None
+
+
+def set_device(name: str) -> torch.device:
+    """Run every later model call on `name` (one of available_devices()): the page's device menu.
+    It is process-wide, like TRIPTYCH_DEVICE, which it overrides."""
+    global _chosen_device
+    if name not in available_devices() and not (name == "cuda" and "cuda:0" in available_devices()):
+        raise ValueError(f"Device {name!r} is not available here; choose one of {', '.join(available_devices())}.")
+    _chosen_device = name
+    return torch.device(name)
+
+
 def default_device() -> torch.device:
+    if _chosen_device is not None:
+        return torch.device(_chosen_device)
     wanted = os.environ.get(DEVICE_ENV, "auto").strip().lower() or "auto"
     if wanted == "auto":
         if torch.cuda.is_available():

@@ -56,8 +56,7 @@ def live_url():
 
     demo = app.build_demo()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                css=app.CSS, theme=app.THEME, js=app.JS)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -1,0 +1,78 @@
+"""The numbers behind a view as files: JSON as the API returns it, CSV in long form (one row per
+number, with the path of keys and list indices that leads to it) and NPZ (every regular
+numeric array, e.g. an attention tensor, under its path). Pure: no torch, no gradio."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _plain(value):
+    """numpy arrays and scalars as lists and Python numbers, NaN as None."""
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def rows(data, path: tuple = ()) -> list[tuple[str, tuple[int, ...], object]]:
+    """(dotted key path, list indices, value) for every leaf."""
+    out = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += rows(value, path + (str(key),))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += [(name, (i, *index), v) for name, index, v in rows(value, path)]
+    else:
+        out.append((".".join(path), (), data))
+    return out
+
+
+def arrays(data, path: tuple = ()) -> dict[str, np.ndarray]:
+    """Every nested list of numbers with a regular shape, as an array under its dotted path."""
+    found = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            found.update(arrays(value, path + (str(key),)))
+    elif isinstance(data, list) and data:
+        try:
+            array = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is not None and array.dtype.kind == "f" and array.size:
+            found[".".join(path) or "values"] = array.astype(np.float32)
+        else:
+            for i, value in enumerate(data):
+                found.update(arrays(value, path + (str(i),)))
+    return found
+
+
+def write_exports(data, folder: Path, stem: str) -> list[Path]:
+    """stem.json, stem.csv and stem.npz in `folder`."""
+    data = _plain(data)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.json", folder / f"{stem}.csv", folder / f"{stem}.npz"]
+    paths[0].write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    table = rows(data)
+    depth = max((len(index) for _, index, _ in table), default=0)
+    with paths[1].open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["field", *(f"i{k}" for k in range(depth)), "value"])
+        for name, index, value in table:
+            writer.writerow([name, *index, *([""] * (depth - len(index))), "" if value is None else value])
+    found = arrays(data)
+    np.savez_compressed(paths[2], **(found or {"empty": np.zeros(0, np.float32)}))
+    return paths
