@@ -943,14 +943,15 @@ def _toolbar() -> tuple:
     """Lecture mode, language and copy-link are handled in the page (assets/app.js); the
     scenario and device go to the server."""
     with gr.Row(elem_id="toolbar"):
-        gr.HTML('<div class="toolbar-buttons">'
-                '<button id="lecture-toggle" class="tb-btn" type="button">Lecture mode · 讲课模式</button>'
-                '<button id="controls-toggle" class="tb-btn" type="button">Controls · 控件</button>'
-                '<button class="tb-btn lang-btn" data-lang="en" type="button">English</button>'
-                '<button class="tb-btn lang-btn" data-lang="zh" type="button">中文</button>'
-                '<button id="copy-link" class="tb-btn" type="button">Copy link · 复制链接</button></div>',
-                elem_id="toolbar-buttons")
-        scenario = gr.Dropdown([s["name"] for s in SCENARIOS], value=None, label=L("Scenario"), scale=3,
+        with gr.Column(scale=4, min_width=420):
+            gr.HTML('<div class="toolbar-buttons">'
+                    '<button id="lecture-toggle" class="tb-btn" type="button">Lecture mode · 讲课模式</button>'
+                    '<button id="controls-toggle" class="tb-btn" type="button">Controls · 控件</button>'
+                    '<button class="tb-btn lang-btn" data-lang="en" type="button">English</button>'
+                    '<button class="tb-btn lang-btn" data-lang="zh" type="button">中文</button>'
+                    '<button id="copy-link" class="tb-btn" type="button">Copy link · 复制链接</button></div>',
+                    elem_id="toolbar-buttons")
+        scenario = gr.Dropdown([s["name"] for s in SCENARIOS], value=None, label=L("Scenario"), scale=4,
                                elem_id="scenario")
         device = gr.Dropdown(available_devices(), value=str(default_device()), label=L("Device"), scale=1,
                              elem_id="device")
@@ -958,6 +959,23 @@ def _toolbar() -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _on_gpu(fn):
+    """On a ZeroGPU Space (the `spaces` package present) a model call must run inside
+    spaces.GPU, which then lends it a GPU; without the package nothing changes."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
+
+
+# Every handler that runs a model; the views built from their results do not.
+GPU_HANDLERS = [name for name in list(globals()) if name.startswith(("run_", "api_")) and name != "api_models"]
+GPU_HANDLERS += ["decode_move", "export_view"]
+for _name in GPU_HANDLERS:
+    globals()[_name] = _on_gpu(globals()[_name])
 
 
 def build_demo() -> gr.Blocks:

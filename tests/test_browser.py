@@ -1,6 +1,7 @@
 """The app in a real browser: Debian's Chromium driven by Playwright."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -184,6 +185,103 @@ def test_script_text_shows_as_text(page):
     page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('img')", timeout=30_000)
     assert page.evaluate("window.__xss === undefined")
     assert page.locator("#tokens-gpt img").count() == 0
+
+
+def test_lecture_mode_language_and_export(page, live_url, tmp_path):
+    _open_tab(page, "Attention")
+    _wait_plots(page, "#att-heatmap")
+    page.wait_for_timeout(500)
+    # Every figure downloads as PNG from its Plotly toolbar.
+    page.hover("#att-heatmap .js-plotly-plot", force=True)
+    with page.expect_download(timeout=30_000) as download:
+        page.locator("#att-heatmap .modebar-btn[data-title='Download plot as a PNG']").click(force=True)
+    path = tmp_path / "plot.png"
+    download.value.save_as(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page.locator("#text textarea").fill("今天天气真好，我想去公园散步")
+    page.locator("#run").click()
+    page.wait_for_function("(document.querySelector('#att-heatmap .js-plotly-plot')?.layout?.xaxis?.ticktext || [])"
+                           ".join('').includes('公')", timeout=30_000)
+    page.locator("#lecture-toggle").click()
+    assert "lecture" in page.evaluate("document.body.className")
+    assert page.locator("#att-model").is_hidden() and page.locator("#att-heatmap").is_visible()
+    page.wait_for_function("location.search.includes('lecture=1')", timeout=5_000)
+    page.wait_for_timeout(1_500)  # the figures redraw at the new width
+    page.screenshot(path=str(_shots(tmp_path) / "lecture.png"))
+    page.locator("#controls-toggle").click()
+    assert page.locator("#att-model").is_visible()
+    page.locator("#controls-toggle").click()
+    page.locator("#lecture-toggle").click()
+    assert "lecture" not in page.evaluate("document.body.className")
+    page.locator(".lang-btn[data-lang=zh]").click()
+    page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('注意力矩阵')", timeout=10_000)
+    tabs = page.eval_on_selector_all("button[role=tab]", "els => els.map(e => e.textContent.trim())")
+    assert tabs[:4] == ["对比", "注意力", "掩码", "注意力头模式"]
+    assert "文本" in page.inner_text("#text") and "运行" in page.inner_text("#run")
+    page.wait_for_function("location.search.includes('lang=zh')", timeout=5_000)
+    page.locator(".lang-btn[data-lang=en]").click()
+    page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('One model in depth')",
+                           timeout=10_000)
+    # Export: the numbers of this view as JSON, CSV and NPZ.
+    page.locator("#export button.label-wrap, #export .label-wrap").first.click()
+    page.locator("#export-run").click()
+    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3", timeout=30_000)
+    names = page.eval_on_selector_all("#export-files a", "els => els.map(e => e.getAttribute('download') || e.href)")
+    assert {n.rsplit(".", 1)[-1] for n in names} >= {"json", "csv", "npz"}
+    _open_tab(page, "Compare")
+
+
+# What each tab draws once its view has run: a deep link must bring back the same figures.
+TAB_PLOTS = {
+    "compare": ("#tab-compare", 8), "attention": ("#att-heatmap", 1), "masks": ("#masks-plots", 14),
+    "patterns": ("#pat-map", 1), "rank": ("#rank-spectrum", 1), "graph": ("#flow-plot", 1),
+    "decoding": ("#dec-stages", 1), "architecture": ("#arch-plot-b", 1), "objectives": ("#obj-span-plot", 1),
+    "positions": ("#pos-buckets", 1), "order": ("#scale-plot", 1), "moe": ("#moe-plot", 1),
+}
+
+
+def _view(browser_page, tab: str) -> list:
+    selector, count = TAB_PLOTS[tab]
+    _wait_plots(browser_page, selector, count, timeout=90_000)
+    browser_page.wait_for_timeout(600)  # let a second update (sliders set to the model's bounds) land
+    panel = f"#tab-{tab}"
+    titles = browser_page.eval_on_selector_all(f"{panel} .js-plotly-plot", "els => els.map(e => e.layout.title.text)")
+    text = browser_page.eval_on_selector(panel, "e => e.innerText")
+    return [titles, re.sub(r"[\d.,]+\s*ms", "… ms", text)]  # wall times differ run to run
+
+
+def test_a_deep_link_to_each_tab_reproduces_the_view(page, live_url, tmp_path):
+    """Open each prepared scenario (one or more per tab), take the link the page shows for it,
+    open that link in a fresh page: the same figures and the same numbers in the text."""
+    import json as _json
+    from urllib.parse import urlencode
+
+    import app
+
+    seen = set()
+    browser = page.context.browser
+    errors = []
+    for scenario in app.SCENARIOS:
+        tab = scenario["params"]["tab"]
+        if tab in seen:
+            continue
+        seen.add(tab)
+        first = browser.new_page(viewport={"width": 1600, "height": 1200})
+        first.on("pageerror", lambda e: errors.append(str(e)))
+        first.goto(f"{live_url}?{urlencode(scenario['params'])}")
+        before = _view(first, tab)
+        first.wait_for_function(f"location.search.includes('tab={tab}')", timeout=10_000)
+        link = first.url
+        first.close()
+        second = browser.new_page(viewport={"width": 1600, "height": 1200})
+        second.on("pageerror", lambda e: errors.append(str(e)))
+        second.goto(link)
+        after = _view(second, tab)
+        assert after == before, (tab, link)
+        if tab in ("compare", "attention", "decoding", "architecture", "moe"):
+            second.screenshot(path=str(_shots(tmp_path) / f"link-{tab}.png"))
+        second.close()
+    assert seen == set(TAB_PLOTS) and errors == [], _json.dumps(errors)[:500]
 
 
 def test_no_errors_in_the_page(page):

@@ -1,0 +1,159 @@
+"""The page's own machinery without a browser: both languages complete, links and scenarios
+restore only valid values, exports carry the API's numbers, devices, ZeroGPU, Spaces start-up."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import app
+from models import loading
+from viz.export import arrays, rows, write_exports
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return app.build_demo()
+
+
+def test_every_string_has_both_languages(demo):
+    missing = sorted(t for t in app.USED_TEXTS if t not in app.ZH)
+    assert not missing, missing
+    assert len(app.USED_TEXTS) > 80
+    for lang in ("en", "zh"):
+        assert all(app.I18N.translations[lang].values())
+    for view, texts in app.EXPLANATIONS.items():
+        assert set(texts) == {"en", "zh"} and all(len(t) > 60 for t in texts.values()), view
+        assert any(ch in texts["zh"] for ch in "的是一"), view  # really Chinese
+    shown = {key.removeprefix("explain_") for key in app.I18N.translations["en"] if key.startswith("explain_")}
+    assert shown == set(app.EXPLANATIONS)  # every explanation is on the page, and only those
+    tabs = [b for b in demo.blocks.values() if b.__class__.__name__ == "Tab"]
+    assert {t.elem_id.removeprefix("tab-") for t in tabs} == set(app.TABS)
+
+
+def _by_id(demo):
+    return {c.elem_id: c for c in app.linked_components(demo)}
+
+
+def test_restore_coerces_and_refuses(demo):
+    linked = app.linked_components(demo)
+    ids = _by_id(demo)
+    params = {"tab": "attention", "text": "我喜欢吃苹果", "att-model": "Mini T5 (embedded)", "att-kind": "cross",
+              "att-layer": "1", "att-head": "999", "dec-temperature": "nan", "dec-cache": "0", "nonsense": "1"}
+    with pytest.warns(UserWarning, match="dec-temperature, nonsense"):
+        marker, *updates = app.restore(params, linked)
+    values = {c.elem_id: u.get("value") for c, u in zip(linked, updates) if "value" in u}
+    assert values["text"] == "我喜欢吃苹果" and values["att-model"] == "mini-t5" and values["att-kind"] == "cross"
+    assert values["att-layer"] == 1 and values["att-head"] == ids["att-head"].maximum  # clamped to the slider
+    assert values["dec-cache"] is False and "dec-temperature" not in values  # NaN is refused
+    assert json.loads(marker)["tab"] == "attention"
+    marker, *_ = app.restore({"tab": "<script>"}, linked)
+    assert json.loads(marker)["tab"] == "compare"
+
+
+def test_every_scenario_restores_valid_values(demo):
+    linked = app.linked_components(demo)
+    ids = _by_id(demo)
+    assert len(app.SCENARIOS) >= 12
+    tabs = set()
+    for scenario in app.SCENARIOS:
+        params = scenario["params"]
+        assert set(params) - {"tab"} <= set(ids), scenario["name"]
+        for key, value in params.items():
+            if key != "tab":
+                app._coerce(ids[key], str(value))  # raises if a scenario carries a bad value
+        marker, *_ = app.restore_scenario(scenario["name"], linked)
+        tabs.add(json.loads(marker)["tab"])
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in scenario["name"]) or any(
+            "\u4e00" <= ch <= "\u9fff" for ch in json.dumps(params, ensure_ascii=False))
+    assert tabs == set(app.TABS)
+
+
+def test_exports_carry_the_numbers(tmp_path):
+    data = {"tokens": ["a", "b"], "attentions": np.arange(8, dtype=np.float32).reshape(2, 2, 2), "score": 0.5,
+            "nested": {"rank": [[1, 2], [3, 4]]}, "missing": float("nan")}
+    json_path, csv_path, npz_path = write_exports(data, tmp_path, "view")
+    loaded = json.loads(json_path.read_text(encoding="utf-8"))
+    assert loaded["attentions"][1][0][1] == 5.0 and loaded["missing"] is None
+    table = csv_path.read_text(encoding="utf-8").splitlines()
+    assert table[0] == "field,i0,i1,i2,value" and "attentions,1,0,1,5.0" in table and "tokens,1,,,b" in table
+    with np.load(npz_path) as npz:
+        np.testing.assert_array_equal(npz["attentions"], data["attentions"])
+        np.testing.assert_array_equal(npz["nested.rank"], [[1, 2], [3, 4]])
+        assert "tokens" not in npz
+    assert len(rows(loaded)) == 2 + 8 + 1 + 4 + 1 and set(arrays(loaded)) == {"attentions", "nested.rank"}
+
+
+def test_export_of_the_attention_view_equals_the_api(demo, tmp_path):
+    linked = app.linked_components(demo)
+    values = [c.value for c in linked]
+    values[[c.elem_id for c in linked].index("att-model")] = "mini-gpt"
+    paths = app.export_view("attention", linked, *values)
+    data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
+    expected = app.api_attention_data("mini-gpt", app.EXAMPLE_TEXT)
+    np.testing.assert_allclose(data["decoder"]["attentions"], expected["decoder"]["attentions"], rtol=1e-6)
+    with np.load(paths[2]) as npz:
+        assert npz["decoder.attentions"].shape == tuple(expected["decoder"]["shape"])
+
+
+def test_device_menu(monkeypatch):
+    assert "cpu" in loading.available_devices()
+    monkeypatch.setattr(loading, "_chosen_device", None)
+    assert str(loading.set_device("cpu")) == "cpu" and str(loading.default_device()) == "cpu"
+    with pytest.raises(ValueError, match="not available"):
+        loading.set_device("tpu:7")
+
+
+def _run(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_model_calls_run_under_spaces_gpu_when_the_package_exists(tmp_path):
+    fake = tmp_path / "spaces"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import functools\nWRAPPED = []\n"
+        "def GPU(fn):\n    WRAPPED.append(fn.__name__)\n"
+        "    @functools.wraps(fn)\n    def inner(*a, **k):\n        return fn(*a, **k)\n    inner.on_gpu = True\n    return inner\n")
+    code = ("import app, spaces; app.build_demo(); print(sorted(spaces.WRAPPED)); "
+            "print(app.api_decode.on_gpu, app.run_column.on_gpu, hasattr(app.api_models, 'on_gpu'))")
+    out = _run(code, {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    wrapped = eval(out.stdout.splitlines()[-2])
+    assert {"api_decode", "api_attention_data", "run_column", "decode_move", "api_moe_routing"} <= set(wrapped)
+    assert out.stdout.splitlines()[-1] == "True True False"
+    plain = _run("import app; print(hasattr(app.api_decode, 'on_gpu'))", {"PYTHONPATH": str(ROOT)})
+    assert plain.stdout.strip().endswith("False")
+
+
+def test_python_app_py_starts_where_spaces_says():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    assert page.status == 200 and b"Transformer" in page.read()
+                    return
+            except OSError:
+                time.sleep(0.5)
+        pytest.fail("python app.py did not serve the page within 90 s")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
