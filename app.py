@@ -7,10 +7,12 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, as on Hugging Face Spaces).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import json
 import logging
+import re
 import tempfile
 import time
 from contextlib import contextmanager
@@ -61,6 +63,20 @@ USED_TEXTS: set[str] = set()
 LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N)
 
 
+MESSAGES = [(re.compile(m["pattern"], re.S), m["zh"])
+            for m in json.loads((ASSETS / "i18n" / "messages.json").read_text(encoding="utf-8"))]
+
+
+def bilingual(message: str) -> str:
+    """A message for the room: the English, then its Chinese when assets/i18n/messages.json has
+    it. Messages are built on the server, which does not know the reader's language."""
+    for pattern, chinese in MESSAGES:
+        match = pattern.fullmatch(message)
+        if match:
+            return f"{message}\n{chinese.format(*(g or '' for g in match.groups()))}"
+    return message
+
+
 def L(text: str) -> I18nData:
     """A UI string in the page's language."""
     key = "ui_" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
@@ -96,11 +112,11 @@ def user_errors():
     except gr.Error:
         raise
     except ValueError as err:
-        raise gr.Error(str(err), title="Cannot do that") from None
+        raise gr.Error(bilingual(str(err)), title="Cannot do that · 无法执行") from None
     except Exception as err:
         log.exception("unexpected failure")
-        raise gr.Error(f"Something went wrong inside the model run ({type(err).__name__}). "
-                       "Try a shorter text or another model.", title="Internal error") from None
+        raise gr.Error(bilingual(f"Something went wrong inside the model run ({type(err).__name__}). "
+                                 "Try a shorter text or another model."), title="Internal error · 内部错误") from None
 
 
 def _choices(family: str | None = None) -> list[tuple[str, str]]:
@@ -185,7 +201,8 @@ def run_column(model, text, kind, layer, head):
         kind = kind if kind in trace.kinds else trace.kinds[-1]
         tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name)
         kinds = gr.Radio(choices=list(trace.kinds), value=kind, visible=len(trace.kinds) > 1)
-        return (trace, tokens, outputs_html(trace), kinds, *_head_view(trace, kind, layer, head))
+        shown = dataclasses.replace(trace, notices=tuple(bilingual(n) for n in trace.notices))
+        return (trace, tokens, outputs_html(shown), kinds, *_head_view(trace, kind, layer, head))
 
 
 def view_column(trace, kind, layer, head):
@@ -219,7 +236,7 @@ def _compare_column(slug, family, title, blurb, default, text, triggers) -> None
         outputs=[trace, tokens, outputs, kind, layer, head, mask_plot, attn_plot],
         api_name=f"compare_{slug}", **RUNS,
         api_description=f"Run the {title} column's model on the text: tokens, outputs, mask and attention figures.",
-        trigger_mode="always_last",
+        trigger_mode="multiple",  # the page debounces typing; every pause must run
         show_progress="minimal",  # no overlay: the column stays clickable while it follows the typing
     )
     gr.on(
@@ -860,13 +877,19 @@ def restore(params: dict, components: list) -> list:
             updates.append(gr.update())
             continue
         try:
-            updates.append(gr.update(value=_coerce(component, params[component.elem_id])))
+            value = _coerce(component, params[component.elem_id])
+            if isinstance(component, gr.Radio) and value not in [c[1] for c in component.choices]:
+                # A choice the handlers add at run time (T5's "cross"); Gradio checks values against choices.
+                choices = [c[1] for c in component.choices] + [value]
+                updates.append(gr.update(choices=choices, value=value))
+            else:
+                updates.append(gr.update(value=value))
         except (TypeError, ValueError):
             skipped.append(component.elem_id)
             updates.append(gr.update())
     skipped += [k for k in params if k not in by_id and k not in ("tab", "lang", "lecture")]
     if skipped:
-        gr.Warning(f"Ignored link parameters: {', '.join(sorted(skipped))[:300]}")
+        gr.Warning(bilingual(f"Ignored link parameters: {', '.join(sorted(skipped))[:300]}"))
     tab = params.get("tab") if params.get("tab") in TABS else None
     # The page's script sees the marker change and clicks the tab, which runs its view.
     marker = json.dumps({"tab": tab or "compare", "step": "dec-index" in params, "nonce": time.time()})
@@ -882,13 +905,13 @@ def restore_scenario(name: str, components: list) -> list:
     for scenario in SCENARIOS:
         if scenario["name"] == name:
             return restore({k: str(v) for k, v in scenario["params"].items()}, components)
-    raise gr.Error("Pick a scenario from the list.")
+    raise gr.Error(bilingual("Pick a scenario from the list."))
 
 
 def choose_device(name: str) -> None:
     with user_errors():
         set_device(name)
-    gr.Info(f"Models now run on {name}.")
+    gr.Info(bilingual(f"Models now run on {name}."))
 
 
 def export_view(tab: str, components: list, *values) -> list[str]:

@@ -192,9 +192,12 @@ def test_lecture_mode_language_and_export(page, live_url, tmp_path):
     _wait_plots(page, "#att-heatmap")
     page.wait_for_timeout(500)
     # Every figure downloads as PNG from its Plotly toolbar.
-    page.hover("#att-heatmap .js-plotly-plot", force=True)
+    plots = page.locator("#tab-attention .js-plotly-plot").count()
+    assert page.locator("#tab-attention .modebar-btn[data-title='Download plot as a PNG']").count() == plots
     with page.expect_download(timeout=30_000) as download:
-        page.locator("#att-heatmap .modebar-btn[data-title='Download plot as a PNG']").click(force=True)
+        # What that button does, called directly: a click can land while a figure redraws.
+        page.evaluate("window.Plotly.downloadImage(document.querySelector('#att-heatmap .js-plotly-plot'), "
+                      "{format: 'png', filename: 'attention'})")
     path = tmp_path / "plot.png"
     download.value.save_as(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

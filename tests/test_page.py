@@ -157,3 +157,21 @@ def test_python_app_py_starts_where_spaces_says():
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_messages_are_shown_in_both_languages():
+    import re
+
+    for entry in json.loads((ROOT / "assets" / "i18n" / "messages.json").read_text(encoding="utf-8")):
+        assert re.fullmatch(entry["pattern"], entry["example"]), entry["pattern"]
+        english, chinese = app.bilingual(entry["example"]).split("\n", 1)
+        assert english == entry["example"] and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
+    # Messages the library really raises come out in both languages.
+    from models.decoding import Settings, decode
+
+    for call in (lambda: decode("mini-bert", "hi", Settings()), lambda: decode("mini-gpt", "hi", Settings("beam", num_beams=1)),
+                 lambda: app.concepts.moe_routing("mini-gpt", "hi"), lambda: app.run_trace("mini-gpt", "   ")):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert "\n" in app.bilingual(str(err.value)), str(err.value)
+    assert app.bilingual("no such message") == "no such message"
