@@ -282,3 +282,4 @@ def test_beam_tree_figure_carries_the_tree():
     assert not [t for t in partial.data if t.mode == "lines" and t.line.color == dviz.WINNER_COLOR][0].x
     with pytest.raises(ValueError, match="beam strategy"):
         dviz.beam_tree_figure(decode("mini-gpt", GPT_PROMPT, Settings(max_new_tokens=3)))
+    assert "beam search: knobs ignored" in dviz.stages_figure(result, 0).layout.title.text

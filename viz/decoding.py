@@ -41,7 +41,7 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
         fig.add_vline(x=survivors - 0.5, line_dash="dash", line_color="#b2182b",
                       annotation_text=f"filters keep {step.kept} token(s)", annotation_position="top right")
     s = result.settings
-    knobs = "greedy: knobs ignored" if not s.sampling else \
+    knobs = f"{'beam search' if s.strategy == 'beam' else 'greedy'}: knobs ignored" if not s.sampling else \
         f"T = {s.temperature:g}, top-k = {s.top_k or 'off'}, top-p = {s.top_p:g}"
     layout = base_layout(f"step {index + 1}: chose {plotly_text(step.token)} with p = {step.prob:.3f} · {knobs}", height=430)
     layout["margin"] = dict(l=60, r=10, t=48, b=110)
