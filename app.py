@@ -12,6 +12,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 import re
 import tempfile
 import time
@@ -24,6 +25,7 @@ from gradio.i18n import I18nData
 from models import analysis, concepts, registry
 from models.architecture import architecture_to_json, describe, differences
 from models.decoding import KV_CONFIGS, MAX_BEAMS, Settings, decode, decoding_to_json, fill_left_to_right, kv_config, kv_table
+from models.limits import time_limit
 from models.loading import available_devices, configure_threads, default_device, get_model, set_device
 from models.trace import run_padded_batch, run_prefix_lm, run_trace, trace_to_json
 from viz import concepts as concept_viz
@@ -106,9 +108,11 @@ COLUMNS = (
 
 @contextmanager
 def user_errors():
-    """Turn library errors into a readable message in the page, never a stack trace."""
+    """Turn library errors into a readable message in the page, never a stack trace; and stop
+    any request that runs past TRIPTYCH_REQUEST_SECONDS."""
     try:
-        yield
+        with time_limit():
+            yield
     except gr.Error:
         raise
     except ValueError as err:
@@ -121,6 +125,17 @@ def user_errors():
 
 def _choices(family: str | None = None) -> list[tuple[str, str]]:
     return [(s.name, s.key) for s in registry.list_models(family)]
+
+
+def _number(value, name: str, integer: bool = True):
+    """A request's number, or a ValueError that names it: None, text, NaN and infinity are refused."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a number.") from None
+    if not math.isfinite(number) or abs(number) > 2**53:
+        raise ValueError(f"{name} must be a finite number.")
+    return int(number) if integer else number
 
 
 def _clamp(value, top: int) -> int:
@@ -159,7 +174,7 @@ def api_attention_rank(model: str, text: str, tolerance: float = 1e-3) -> dict:
     """Per attention kind: rank and effective_rank [layer][head], singular_values [layer][head][i]."""
     with user_errors():
         trace = run_trace(model, text)
-        return analysis.rank_to_json(trace, analysis.trace_rank(trace, tolerance))
+        return analysis.rank_to_json(trace, analysis.trace_rank(trace, _number(tolerance, "tolerance", False)))
 
 
 def api_attention_flow(model: str, text: str, position: int = -1, kind: str = "") -> dict:
@@ -167,7 +182,7 @@ def api_attention_flow(model: str, text: str, position: int = -1, kind: str = ""
     default, [CLS] for encoders and the last token for decoders) of one self-attention stack."""
     with user_errors():
         trace = run_trace(model, text)
-        result = _importance(trace, position, kind)
+        result = _importance(trace, _number(position, "position"), kind if isinstance(kind, str) else "")
         return analysis.importance_to_json(trace, result)
 
 
@@ -341,7 +356,7 @@ def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> d
     """The mask each architecture applies ([query][key], 1 = may attend) for this text:
     bidirectional with padding (a batch of two), causal, prefix-LM, and T5's three."""
     with user_errors():
-        prefix, _, schemes = _mask_schemes(text, second, prefix)
+        prefix, _, schemes = _mask_schemes(text, second, _number(prefix, "prefix"))
         result: dict = {"bidirectional_padded": [], "encoder_decoder": {}}
         for scheme, model, a, _ in schemes:
             entry = {"model": model, "query_tokens": list(a.query_tokens), "key_tokens": list(a.key_tokens),
@@ -526,7 +541,7 @@ def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
     """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes, the
     tokens (the same both ways), and the cache calculator for real configurations."""
     with user_errors():
-        on, off = _cache_runs(model, prompt, max_new_tokens)
+        on, off = _cache_runs(model, prompt, _number(max_new_tokens, "max_new_tokens"))
         return {"tokens_same": on.token_ids == off.token_ids,
                 "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps]},
                 "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps]},
@@ -728,7 +743,7 @@ def run_order(text, seed, encoder, decoder):
 def api_scaling(model: str, text: str, layer: int = 0, head: int = 0) -> dict:
     """One head's scores through softmax with and without 1/sqrt(d_k): weights, entropy, max weight."""
     with user_errors():
-        return concepts.scaling_to_json(concepts.scaling(model, text, layer, head))
+        return concepts.scaling_to_json(concepts.scaling(model, text, _number(layer, "layer"), _number(head, "head")))
 
 
 def run_scaling(model, text, layer, head):

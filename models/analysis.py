@@ -22,6 +22,7 @@ import numpy as np
 from scipy.sparse.csgraph import maximum_flow
 
 from models.data import AttentionSet, Trace
+from models.limits import check_time
 
 LABELS = ("diagonal", "previous-token", "next-token", "sink", "block", "broad", "mixed")
 LABEL_HELP = {
@@ -234,7 +235,11 @@ def flow(attn: np.ndarray, position: int) -> np.ndarray:
     capacity.data = np.floor(capacity.data * FLOW_SCALE)
     capacity = capacity.astype(np.int64)
     source = n_layers * n + position
-    return np.array([maximum_flow(capacity, source, j, method="dinic").flow_value / FLOW_SCALE for j in range(n)])
+    values = []
+    for j in range(n):
+        check_time()  # n max-flow problems: the one analysis whose cost grows with tokens x layers
+        values.append(maximum_flow(capacity, source, j, method="dinic").flow_value / FLOW_SCALE)
+    return np.array(values)
 
 
 def importance(attn: AttentionSet, position: int | None = None) -> Importance:

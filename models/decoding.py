@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache, EncoderDecoderCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+from models.limits import check_time
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
 from models.trace import clean_text
@@ -220,6 +221,7 @@ def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
     generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
     steps, generated, logprob_sum, stopped = [], [], 0.0, "length"
     for _ in range(int(settings.max_new_tokens)):
+        check_time()
         started = time.perf_counter()
         logits, attention, cross = runner.forward()
         seconds = time.perf_counter() - started
@@ -277,6 +279,7 @@ def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[
     per_step = []  # per step: (rows' candidate ids, stage tables, entropies, attention, cross, seconds, cache bytes)
     improvable = True
     for step in range(max_new):
+        check_time()
         started = time.perf_counter()
         logits, attention, cross = runner.forward()
         seconds = time.perf_counter() - started
@@ -485,6 +488,7 @@ def fill_left_to_right(key: str, prompt: str, max_new_tokens: int = 10, device: 
     ids = tok(prompt)["input_ids"][:-1]  # without the final [SEP]
     fills = []
     for _ in range(int(max_new_tokens)):
+        check_time()
         row = torch.tensor([ids + [tok.mask_token_id, tok.sep_token_id]], device=loaded.device)
         out = loaded.model(input_ids=row)
         logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits

@@ -283,3 +283,32 @@ def test_scaling_and_moe_endpoints(client):
     assert np.array_equal(np.sort(moe["chosen"], -1), np.sort(np.argsort(-probs, -1)[..., :2], -1))
     with pytest.raises(Exception, match="mixture-of-experts"):
         client.predict("mini-gpt", "hello", api_name="/moe_routing")
+
+
+def test_malformed_rest_requests_get_errors_and_the_server_lives(live_url):
+    import httpx
+
+    base = live_url.rstrip("/") + "/gradio_api/call"
+    bad_bodies = [b"not json", b"{}", b'{"data": 5}', b'{"data": []}', b'{"data": ["mini-gpt"]}',
+                  b'{"data": ["mini-gpt", "hi", "greedy", "x", "y", "z", 0, 1e309, 1]}',
+                  ('{"data": ["mini-gpt", "' + "a" * 200_000 + '"]}').encode()]
+    answered = 0
+    # A fresh connection per request: after a 500 the server may close a kept-alive one.
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        for name in ("decode", "attention_data", "moe_routing", "no_such_endpoint"):
+            for body in bad_bodies:
+                posted = http.post(f"{base}/{name}", content=body, headers={"content-type": "application/json"})
+                if posted.status_code != 200:
+                    # Gradio itself answers an unknown endpoint with 500 (its routing, not ours).
+                    top = 600 if name == "no_such_endpoint" else 500
+                    assert 400 <= posted.status_code < top, (name, body[:60], posted.status_code)
+                    answered += 1
+                    continue
+                event = posted.json()["event_id"]
+                stream = http.get(f"{base}/{name}/{event}").text
+                assert "event: error" in stream or "event: complete" in stream, stream[:300]
+                answered += 1
+        assert answered == 4 * len(bad_bodies)
+        alive = http.post(f"{base}/models", json={"data": []})
+        assert alive.status_code == 200
+        assert "mini-gpt" in http.get(f"{base}/models/{alive.json()['event_id']}").text

@@ -175,3 +175,22 @@ def test_messages_are_shown_in_both_languages():
             call()
         assert "\n" in app.bilingual(str(err.value)), str(err.value)
     assert app.bilingual("no such message") == "no such message"
+
+
+def test_every_request_is_time_limited(monkeypatch):
+    import gradio as gr
+
+    from models import limits
+    from models.decoding import Settings, decode
+
+    with limits.time_limit(0.0):
+        with pytest.raises(limits.RequestTooLong, match="ran longer than 0 s"):
+            decode("mini-gpt", "今天天气真好，", Settings(max_new_tokens=5))
+    assert decode("mini-gpt", "今天天气真好，", Settings(max_new_tokens=2)).token_ids  # no limit outside
+    monkeypatch.setenv(limits.REQUEST_SECONDS_ENV, "0.000001")
+    with pytest.raises(gr.Error, match="ran longer than"):
+        app.api_decode("mini-gpt", "今天天气真好，", "beam", 1.0, 0, 1.0, 0, 20, 4)
+    with pytest.raises(gr.Error, match="ran longer than"):
+        app.api_attention_flow("mini-gpt", "今天天气真好，我想去公园散步")
+    monkeypatch.setenv(limits.REQUEST_SECONDS_ENV, "30")
+    assert app.api_attention_flow("mini-gpt", "今天天气真好")["flow"]

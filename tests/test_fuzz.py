@@ -1,0 +1,113 @@
+"""Hypothesis-driven bad input for every public endpoint, called as the server calls it: each
+answer is a result or a clear gr.Error (never an internal error, never a crash)."""
+
+import gradio as gr
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import app
+
+TRIED: dict[str, int] = {}
+
+MODELS = st.sampled_from(["mini-bert", "mini-gpt", "mini-t5", "mini-llama", "mini-mixtral"]) | st.text(max_size=40) \
+    | st.sampled_from(["", "../../etc/passwd", "/tmp", "openai-community/gpt2x", "gpt2; rm -rf /", None])
+TEXTS = st.text(max_size=300) | st.text(min_size=2000, max_size=3000) \
+    | st.sampled_from(["", "   ", "[MASK]", "[SEP]", "<script>alert(1)</script>", "\x00\x01", "🤖" * 50, None])
+NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-10**12, max_value=10**12) \
+    | st.sampled_from([0, 1, -1, 2**63, float("nan"), "3", "x", None])
+FUZZ = settings(max_examples=50, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def _call(name, *args):
+    TRIED[name] = TRIED.get(name, 0) + 1
+    try:
+        result = getattr(app, name)(*args)
+    except gr.Error as err:
+        assert err.title != "Internal error · 内部错误", (name, args, err.message)
+        assert err.message and len(err.message) < 2000
+        return None
+    assert isinstance(result, (dict, list)), (name, type(result))
+    return result
+
+
+@FUZZ
+@given(MODELS, TEXTS)
+def test_attention_data(model, text):
+    _call("api_attention_data", model, text)
+
+
+@FUZZ
+@given(MODELS, TEXTS)
+def test_head_patterns(model, text):
+    _call("api_head_patterns", model, text)
+
+
+@FUZZ
+@given(MODELS, TEXTS, NUMBERS)
+def test_attention_rank(model, text, tolerance):
+    _call("api_attention_rank", model, text, tolerance)
+
+
+@FUZZ
+@given(MODELS, TEXTS, NUMBERS, st.sampled_from(["", "encoder", "decoder", "cross", "x", None]))
+def test_attention_flow(model, text, position, kind):
+    _call("api_attention_flow", model, text, position, kind)
+
+
+@FUZZ
+@given(TEXTS, TEXTS, NUMBERS)
+def test_mask_data(text, second, prefix):
+    _call("api_mask_data", text, second, prefix)
+
+
+@FUZZ
+@given(MODELS, TEXTS, st.sampled_from(["greedy", "sample", "beam", "nucleus", "", None]), NUMBERS, NUMBERS,
+       NUMBERS, NUMBERS, NUMBERS, NUMBERS)
+def test_decode(model, prompt, strategy, temperature, top_k, top_p, seed, max_new, beams):
+    _call("api_decode", model, prompt, strategy, temperature, top_k, top_p, seed, max_new, beams)
+
+
+@FUZZ
+@given(MODELS, TEXTS, NUMBERS)
+def test_kv_cache(model, prompt, max_new):
+    _call("api_kv_cache", model, prompt, max_new)
+
+
+@FUZZ
+@given(MODELS)
+def test_architecture(model):
+    _call("api_architecture", model)
+
+
+@FUZZ
+@given(MODELS, TEXTS, TEXTS, NUMBERS)
+def test_objectives(model, text, second, seed):
+    _call("api_objectives", model, text, second, seed)
+
+
+@FUZZ
+@given(MODELS, TEXTS, NUMBERS)
+def test_order_experiment(model, text, seed):
+    _call("api_order_experiment", model, text, seed)
+
+
+@FUZZ
+@given(MODELS, TEXTS, NUMBERS, NUMBERS)
+def test_scaling(model, text, layer, head):
+    _call("api_scaling", model, text, layer, head)
+
+
+@FUZZ
+@given(MODELS, TEXTS)
+def test_moe_routing(model, text):
+    _call("api_moe_routing", model, text)
+
+
+def test_report_how_many_inputs_were_tried():
+    """Runs last in this file: every endpoint got its inputs."""
+    endpoints = [n for n in dir(app) if n.startswith("api_") and n != "api_models"]
+    missing = [n for n in endpoints if TRIED.get(n, 0) < 50]
+    assert not missing, missing
+    print(f"fuzzing: {sum(TRIED.values())} inputs over {len(TRIED)} endpoints")
