@@ -287,6 +287,37 @@ def test_a_deep_link_to_each_tab_reproduces_the_view(page, live_url, tmp_path):
     assert seen == set(TAB_PLOTS) and errors == [], _json.dumps(errors)[:500]
 
 
+def test_markup_in_tokens_shows_as_text_in_every_view(page, live_url):
+    """Token text that is HTML or script, through every tab and the decoding lab: never run, never
+    turned into elements, in a fresh page opened on a link."""
+    evil = "<img src=x onerror=window.__xss=1><b>bold</b> apples"
+    other = page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    try:
+        from urllib.parse import urlencode
+
+        other.goto(f"{live_url}?{urlencode({'text': evil})}")
+        _wait_plots(other, "#tab-compare", 8)
+        for tab, (selector, count) in TAB_PLOTS.items():
+            if tab in ("compare", "positions", "decoding"):  # decoding: below, with the prompt
+                continue
+            other.get_by_role("tab", name=_TAB_NAMES[tab]).click()
+            _wait_plots(other, selector, count, timeout=90_000)
+        _open_tab(other, "Decoding")
+        other.locator("#dec-prompt textarea").fill(evil)
+        other.locator("#dec-end").click()
+        other.wait_for_function("document.querySelectorAll('#dec-text .gen').length >= 1", timeout=30_000)
+        assert other.evaluate("window.__xss === undefined")
+        assert other.locator("img[src=x]").count() == 0 and other.locator(".gradio-container b:text-is('bold')").count() == 0
+        assert "<b>bold</b>" in other.inner_text("#dec-text") or "bold" in other.inner_text("#dec-text")
+    finally:
+        other.close()
+
+
+_TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patterns", "rank": "Rank",
+              "graph": "Graph & flow", "decoding": "Decoding", "architecture": "Architecture",
+              "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)"}
+
+
 def test_no_errors_in_the_page(page):
     assert page.locator("[data-testid='toast-body']").count() == 0
     assert page.console_errors == []
