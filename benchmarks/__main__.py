@@ -6,7 +6,11 @@ the same machine, because absolute times on shared machines are noise:
   forward pass of the same model on the same input;
 - the all-heads overview of a 12 x 12 model at 64 tokens (one tiled heatmap), against the
   same data drawn as one subplot per head (plotly make_subplots), in build time, bytes, and
-  time for headless Chromium to draw it (Plotly.newPlot, plotly.js from the plotly package).
+  time for headless Chromium to draw it (Plotly.newPlot, plotly.js from the plotly package);
+- the same overview against BertViz's head_view and model_view (html returned);
+- step-by-step decoding throughput against model.generate(), and with vs without the KV cache;
+- cold start to first answer and resident memory in a fresh process;
+- a bounded load test: 50 gradio_client sessions x 10 mixed requests x 3 rounds on loopback.
 """
 
 from __future__ import annotations
@@ -147,6 +151,152 @@ def overview_cost() -> list[str]:
     ]
 
 
+def bertviz_cost() -> list[str]:
+    """Our overview against BertViz's head_view and model_view (html returned) on the same data."""
+    try:
+        from bertviz import head_view, model_view
+    except ImportError:
+        return ["BertViz is not installed (`pip install -r requirements-bench.txt`); comparison skipped."]
+    from models.data import AttentionSet
+    from viz.overview import overview_figure
+
+    rng = np.random.default_rng(0)
+    n, layers, heads = 64, 12, 12
+    scores = rng.normal(size=(layers, heads, n, n))
+    attn = (np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)).astype(np.float32)
+    tokens = [f"t{i}" for i in range(n)]
+    data = AttentionSet("encoder", attn, np.ones((n, n), np.float32), tuple(tokens), tuple(tokens))
+    per_layer = tuple(torch.from_numpy(attn[i][None]) for i in range(layers))
+
+    def ours():
+        return overview_figure(data).to_json()
+
+    def heads_html():
+        return head_view(per_layer, tokens, html_action="return").data
+
+    def model_html():
+        return model_view(per_layer, tokens, html_action="return").data
+
+    rows = ["| 12 x 12 heads, 64 tokens | build p50 (ms) | bytes | our build / theirs | our bytes / theirs |",
+            "|---|---|---|---|---|"]
+    t_ours, b_ours = _times(ours, 5), len(ours())
+    rows.append(f"| all-heads overview (ours) | {_p(t_ours, 50):.0f} | {b_ours:,} | | |")
+    for name, fn in (("BertViz head_view", heads_html), ("BertViz model_view", model_html)):
+        t, b = _times(fn, 5), len(fn())
+        rows.append(f"| {name} | {_p(t, 50):.0f} | {b:,} | {_p(t_ours, 50) / _p(t, 50):.2f} | {b_ours / b:.2f} |")
+    rows += ["", "Target: our bytes and build time at most half of BertViz's (ratio <= 0.50)."]
+    return rows
+
+
+def decoding_throughput() -> list[str]:
+    """Tokens per second of the step-by-step decoder (every stage and attention row recorded)
+    against generate() with the same settings, and with vs without the KV cache."""
+    from models.decoding import Settings, decode
+    from models.loading import get_model
+
+    rows = ["| model | setting | ours (tok/s) | generate() (tok/s) | ours / generate | cache off / on (ours) |",
+            "|---|---|---|---|---|---|"]
+    for key, prompt in (("mini-gpt", "今天天气真好，"), ("mini-llama", "I like"),
+                        ("mini-t5", "translate English to Chinese: The keys to the cabinet are on the table")):
+        loaded = get_model(key)
+        enc = {k: v for k, v in loaded.tokenizer(prompt, return_tensors="pt").items() if k in ("input_ids", "attention_mask")}
+        for name, settings, kwargs in (
+                ("greedy, 32 tokens", Settings("greedy", max_new_tokens=32), dict(do_sample=False)),
+                ("beam 4, 32 tokens", Settings("beam", num_beams=4, max_new_tokens=32), dict(do_sample=False, num_beams=4))):
+            count = len(decode(key, prompt, settings).token_ids)
+            ours = _times(lambda: decode(key, prompt, settings), 5)
+            off = _times(lambda: decode(key, prompt, Settings(settings.strategy, num_beams=settings.num_beams,
+                                                             max_new_tokens=32, use_cache=False)), 5)
+
+            def reference():
+                with torch.inference_mode():
+                    loaded.model.generate(**enc, max_new_tokens=32, **kwargs)
+
+            theirs = _times(reference, 5)
+            rate, ref_rate = count / (_p(ours, 50) / 1000), count / (_p(theirs, 50) / 1000)
+            rows.append(f"| {key} | {name} ({count} generated) | {rate:.0f} | {ref_rate:.0f} | {rate / ref_rate:.2f} | "
+                        f"{_p(ours, 50) / _p(off, 50):.2f} |")
+    rows += ["", "Target: ours / generate >= 0.80. The last column is time with the cache / without it."]
+    return rows
+
+
+def cold_start_and_memory() -> list[str]:
+    """A fresh process: import, build the page, start the server, answer one request; then the
+    resident memory with the five embedded models loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time; t0 = time.perf_counter()\n"
+        "import socket, app\n"
+        "from gradio_client import Client\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+        "demo = app.build_demo(); demo.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True,"
+        " quiet=True, **app.LAUNCH)\n"
+        "t1 = time.perf_counter()\n"
+        "Client(f'http://127.0.0.1:{port}/', verbose=False).predict('mini-gpt', 'hello', api_name='/attention_data')\n"
+        "t2 = time.perf_counter()\n"
+        "from benchmarks.load import resident_mib; r0 = resident_mib()\n"
+        "from models.loading import get_model\n"
+        "[get_model(k) for k in ('mini-bert', 'mini-gpt', 'mini-llama', 'mini-t5', 'mini-mixtral')]\n"
+        "print('RESULT', t1 - t0, t2 - t0, r0, resident_mib(), flush=True); demo.close()\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
+    result = next(line for line in out.stdout.splitlines() if line.startswith("RESULT"))
+    started, answered, rss_one, rss_all = (float(x) for x in result.split()[1:])
+    return [
+        "| fresh process | value |", "|---|---|",
+        f"| import + build + server up | {started:.1f} s |",
+        f"| ... + first answer (/attention_data, mini-gpt) | {answered:.1f} s |",
+        f"| resident memory after the first answer | {rss_one:.0f} MiB |",
+        f"| resident memory with all five embedded models loaded | {rss_all:.0f} MiB |",
+    ]
+
+
+def load_test() -> list[str]:
+    """50 gradio_client sessions x 10 mixed requests, three rounds, against the app in its own process."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from benchmarks.load import MIXED, resident_mib, run_load
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                                   "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        before = resident_mib(server.pid)
+        rounds = run_load(url, sessions=50, requests=10, rounds=3, server_pid=server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rows = [f"Mixed requests cycling through {len(MIXED)} endpoints ({', '.join(sorted({m[0] for m in MIXED}))}), "
+            f"server (`python app.py`) in its own process; its RSS before: {before:.0f} MiB.", "",
+            "| round | requests | answered | errors | p50 (s) | p95 (s) | max (s) | wall (s) | server RSS after (MiB) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in rounds:
+        errors = sum(r["errors"].values())
+        rows.append(f"| {r['round']} | {r['requests']} | {r['answered']} | {errors} | {r['p50_s']:.2f} | "
+                    f"{r['p95_s']:.2f} | {r['max_s']:.2f} | {r['wall_s']:.1f} | {r['rss_mib']:.0f} |")
+        for kind, count in r["errors"].items():
+            rows.append(f"|  | {count} x {kind} | | | | | | | |")
+    return rows
+
+
 def main() -> None:
     from models.loading import configure_threads
 
@@ -169,6 +319,22 @@ def main() -> None:
         "## All-heads overview",
         "",
         *overview_cost(),
+        "",
+        "## Overview against BertViz",
+        "",
+        *bertviz_cost(),
+        "",
+        "## Decoding throughput",
+        "",
+        *decoding_throughput(),
+        "",
+        "## Cold start and memory",
+        "",
+        *cold_start_and_memory(),
+        "",
+        "## Load: 50 sessions x 10 requests x 3 rounds (loopback)",
+        "",
+        *load_test(),
         "",
     ]
     REPORT.write_text("\n".join(lines), encoding="utf-8")

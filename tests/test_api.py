@@ -312,3 +312,13 @@ def test_malformed_rest_requests_get_errors_and_the_server_lives(live_url):
         alive = http.post(f"{base}/models", json={"data": []})
         assert alive.status_code == 200
         assert "mini-gpt" in http.get(f"{base}/models/{alive.json()['event_id']}").text
+
+
+def test_concurrent_sessions_all_answered(live_url):
+    """A small version of the benchmark's load test (50 x 10 x 3 there): every request answered."""
+    from benchmarks.load import run_load
+
+    rounds = run_load(live_url, sessions=12, requests=4, rounds=2)
+    for r in rounds:
+        assert r["errors"] == {} and r["answered"] == r["requests"], r
+    assert rounds[-1]["rss_mib"] - rounds[0]["rss_mib"] < 200
