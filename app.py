@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import math
+import os
 import re
 import tempfile
 import time
@@ -62,7 +63,11 @@ I18N = gr.I18n(en={}, zh={})
 ZH = json.loads((ASSETS / "i18n" / "zh.json").read_text(encoding="utf-8"))
 EXPLANATIONS = json.loads((ASSETS / "i18n" / "explanations.json").read_text(encoding="utf-8"))
 USED_TEXTS: set[str] = set()
-LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N)
+# Gradio keeps each session's state (our traces, updated components) in memory, 10,000 sessions
+# by default: ~1 MiB each here, so a public Space could grow by gigabytes. A lecture hall needs far
+# fewer; the oldest sessions go first.
+SESSIONS = max(10, int(os.environ.get("TRIPTYCH_SESSIONS", "500")))
+LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS)
 
 
 MESSAGES = [(re.compile(m["pattern"], re.S), m["zh"])

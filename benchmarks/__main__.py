@@ -285,7 +285,9 @@ def load_test() -> list[str]:
         server.terminate()
         server.wait(timeout=30)
     rows = [f"Mixed requests cycling through {len(MIXED)} endpoints ({', '.join(sorted({m[0] for m in MIXED}))}), "
-            f"server (`python app.py`) in its own process; its RSS before: {before:.0f} MiB.", "",
+            f"server (`python app.py`) in its own process; its RSS before: {before:.0f} MiB; it keeps "
+            f"{os.environ.get('TRIPTYCH_SESSIONS', '500')} sessions' state (TRIPTYCH_SESSIONS), each new client "
+            "is a new session.", "",
             "| round | requests | answered | errors | p50 (s) | p95 (s) | max (s) | wall (s) | server RSS after (MiB) |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in rounds:

@@ -194,3 +194,8 @@ def test_every_request_is_time_limited(monkeypatch):
         app.api_attention_flow("mini-gpt", "今天天气真好，我想去公园散步")
     monkeypatch.setenv(limits.REQUEST_SECONDS_ENV, "30")
     assert app.api_attention_flow("mini-gpt", "今天天气真好")["flow"]
+
+
+def test_session_memory_is_bounded():
+    # Gradio's default keeps 10,000 sessions' state; measured here ~1 MiB each under load.
+    assert app.LAUNCH["state_session_capacity"] == app.SESSIONS == 500
