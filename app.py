@@ -250,7 +250,7 @@ def _compare_column(slug, family, title, blurb, default, text, triggers) -> None
         attn_plot = gr.Plot(label=L("Attention"), elem_id=f"attn-{slug}")
         trace = gr.State(None)
     gr.on(
-        triggers=[*triggers, model.change],
+        triggers=[*triggers, model.input],
         fn=run_column,
         inputs=[model, text, kind, layer, head],
         outputs=[trace, tokens, outputs, kind, layer, head, mask_plot, attn_plot],
@@ -312,7 +312,7 @@ def _attention_tab(text, run, tab) -> None:
     picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
     trace = gr.State(None)
-    gr.on([run.click, text.submit, model.change], run_attention, [model, text, kind, layer, head],
+    gr.on([run.click, text.submit, model.input], run_attention, [model, text, kind, layer, head],
           [trace, kind, layer, head, mask_plot, attn_plot, over], api_name="attention_view", **RUNS,
           api_description="One model: the selected head's heatmap, its mask and the all-heads overview.")
     gr.on([kind.input, layer.release, head.release], view_attention, [trace, kind, layer, head],
@@ -460,7 +460,7 @@ def _analysis_tabs(text) -> None:
         with gr.Row():
             p_first = gr.Plot(label=L("Head patterns"), elem_id="pat-map")
             p_second = gr.Plot(label=L("Head patterns (decoder of an encoder-decoder)"), elem_id="pat-map2")
-        gr.on([p_go.click, p_model.change, p_tab.select], run_patterns, [p_model, text], [p_first, p_second],
+        gr.on([p_go.click, p_model.input, p_tab.select], run_patterns, [p_model, text], [p_first, p_second],
               api_name="patterns_view", **RUNS, api_visibility="private")
     with gr.Tab(L("Rank"), id="rank", elem_id="tab-rank") as r_tab:
         explain("rank")
@@ -481,7 +481,7 @@ def _analysis_tabs(text) -> None:
             r_eff_enc = gr.Plot(label=L("Effective rank, bidirectional"), elem_id="rank-eff-enc")
             r_eff_dec = gr.Plot(label=L("Effective rank, causal"), elem_id="rank-eff-dec")
         r_spec = gr.Plot(label=L("Singular values of one head"), elem_id="rank-spectrum")
-        gr.on([r_go.click, r_tab.select, r_tol.release, r_layer.release, r_head.release, r_enc.change, r_dec.change], run_rank,
+        gr.on([r_go.click, r_tab.select, r_tol.release, r_layer.release, r_head.release, r_enc.input, r_dec.input], run_rank,
               [r_enc, r_dec, text, r_tol, r_layer, r_head],
               [r_map_enc, r_map_dec, r_eff_enc, r_eff_dec, r_spec, r_summary, r_layer, r_head], api_name="rank_view", **RUNS,
               api_visibility="private")
@@ -497,7 +497,7 @@ def _analysis_tabs(text) -> None:
             g_go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")
         g_graph = gr.Plot(label=L("Token graph"), elem_id="graph-plot")
         g_importance = gr.Plot(label=L("Rollout and flow"), elem_id="flow-plot")
-        gr.on([g_go.click, g_tab.select, g_model.change, g_kind.input, g_layer.release, g_head.release, g_thr.release, g_pos.submit],
+        gr.on([g_go.click, g_tab.select, g_model.input, g_kind.input, g_layer.release, g_head.release, g_thr.release, g_pos.submit],
               run_graph, [g_model, text, g_kind, g_layer, g_head, g_thr, g_pos],
               [g_kind, g_layer, g_head, g_graph, g_importance], api_name="graph_view", **RUNS, api_visibility="private")
 
@@ -777,7 +777,7 @@ def run_moe(model, text, layer):
 def _concept_tabs(text) -> None:
     with gr.Tab(L("Architecture"), id="architecture", elem_id="tab-architecture") as tab:
         left, right, go, outputs = _architecture_tab()
-        gr.on([go.click, tab.select, left.change, right.change], run_architecture, [left, right], outputs,
+        gr.on([go.click, tab.select, left.input, right.input], run_architecture, [left, right], outputs,
               api_name="architecture_view", api_visibility="private", **RUNS)
     with gr.Tab(L("Objectives"), id="objectives", elem_id="tab-objectives") as tab:
         explain("objectives")
@@ -831,7 +831,7 @@ def _concept_tabs(text) -> None:
             s_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="scale-head")
         s_plot = gr.Plot(label=L("Scaled vs unscaled"), elem_id="scale-plot")
         s_text = gr.Markdown(elem_id="scale-textbook")
-        gr.on([tab.select, s_model.change, s_layer.release, s_head.release], run_scaling,
+        gr.on([tab.select, s_model.input, s_layer.release, s_head.release], run_scaling,
               [s_model, text, s_layer, s_head], [s_plot, s_text, s_layer, s_head], api_name="scaling_view", api_visibility="private",
               **RUNS)
     with gr.Tab(L("Experts (MoE)"), id="moe", elem_id="tab-moe") as tab:
@@ -841,7 +841,7 @@ def _concept_tabs(text) -> None:
                                   allow_custom_value=True, elem_id="moe-model")
             m_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="moe-layer")
         m_plot = gr.Plot(label=L("Routing"), elem_id="moe-plot")
-        gr.on([tab.select, m_model.change, m_layer.release], run_moe, [m_model, text, m_layer], [m_plot, m_layer],
+        gr.on([tab.select, m_model.input, m_layer.release], run_moe, [m_model, text, m_layer], [m_plot, m_layer],
               api_name="moe_view", api_visibility="private", **RUNS)
 
 
