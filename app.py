@@ -298,13 +298,19 @@ def pick_head(trace, kind, picked):
         return _head_view(trace, kind, layer, head)
 
 
+def _head_controls(prefix: str, model: str, kind: str) -> tuple:
+    """Model, attention kind, layer and head: the knobs of a one-head view, ids `{prefix}-model` ...
+    The sliders start wide; the first run sets the model's own bounds and the handlers clamp."""
+    return (gr.Dropdown(_choices(), value=model, label=L("Model"), allow_custom_value=True, elem_id=f"{prefix}-model"),
+            gr.Radio([kind], value=kind, label=L("Attention"), elem_id=f"{prefix}-kind"),
+            gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"{prefix}-layer"),
+            gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id=f"{prefix}-head"))
+
+
 def _attention_tab(text, run, tab) -> None:
     explain("attention")
     with gr.Row(elem_classes=["controls"]):
-        model = gr.Dropdown(_choices(), value="mini-bert", label=L("Model"), allow_custom_value=True, elem_id="att-model")
-        kind = gr.Radio(["encoder"], value="encoder", label=L("Attention"), elem_id="att-kind")
-        layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="att-layer")
-        head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="att-head")
+        model, kind, layer, head = _head_controls("att", "mini-bert", "encoder")
     with gr.Row():
         attn_plot = gr.Plot(label=L("Attention of the selected head"), elem_id="att-heatmap")
         mask_plot = gr.Plot(label=L("Mask"), elem_id="att-mask")
@@ -488,10 +494,7 @@ def _analysis_tabs(text) -> None:
     with gr.Tab(L("Graph & flow"), id="graph", elem_id="tab-graph") as g_tab:
         explain("graph")
         with gr.Row(elem_classes=["controls"]):
-            g_model = gr.Dropdown(_choices(), value="mini-gpt", label=L("Model"), allow_custom_value=True, elem_id="graph-model")
-            g_kind = gr.Radio(["decoder"], value="decoder", label=L("Attention"), elem_id="graph-kind")
-            g_layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id="graph-layer")
-            g_head = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id="graph-head")
+            g_model, g_kind, g_layer, g_head = _head_controls("graph", "mini-gpt", "decoder")
             g_thr = gr.Slider(0, 1, value=0.1, step=0.01, label=L("Edge threshold"), elem_id="graph-threshold")
             g_pos = gr.Number(-1, precision=0, label=L("Query position (-1: [CLS] / last token)"), elem_id="graph-position")
             g_go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")

@@ -12,6 +12,7 @@ modules and the config.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
@@ -164,6 +165,14 @@ def block_flow(loaded: LoadedModel) -> dict[str, tuple[str, ...]]:
     model, family = loaded.model, loaded.family
     calls: dict[str, list[str]] = {}
     handles = []
+    # The model is shared: another request may run it while the hooks are on. Only this
+    # thread's probe is recorded.
+    probe = threading.get_ident()
+
+    def note(stack: str, kind: str) -> None:
+        if threading.get_ident() == probe:
+            calls[stack].append(kind)
+
     try:
         for path, blocks in _block_lists(model):
             stack = _stack_name(path, family)
@@ -172,7 +181,7 @@ def block_flow(loaded: LoadedModel) -> dict[str, tuple[str, ...]]:
                 if rel and any(True for _ in module.parameters(recurse=False)):
                     kind = _inner_kind(rel, module)
                     handles.append(module.register_forward_pre_hook(
-                        lambda _m, _a, _s=stack, _k=kind: calls[_s].append(_k)))
+                        lambda _m, _a, _s=stack, _k=kind: note(_s, _k)))
         model(**_probe_inputs(loaded))
     finally:
         for handle in handles:
@@ -186,6 +195,26 @@ def _config_value(config, *names, default=None):
         if value is not None:
             return value
     return default
+
+
+@dataclass(frozen=True)
+class Dims:
+    """A config's sizes, whatever each model family calls them."""
+    layers: int  # blocks of the first (or only) stack
+    cache_layers: int  # blocks whose keys and values a decoding cache holds (T5: the decoder's)
+    heads: int
+    kv_heads: int
+    head_dim: int
+    width: int
+
+
+def dims(config) -> Dims:
+    width = int(_config_value(config, "hidden_size", "n_embd", "d_model", default=0))
+    heads = int(_config_value(config, "num_attention_heads", "n_head", "num_heads", default=1))
+    layers = int(_config_value(config, "num_hidden_layers", "n_layer", "num_layers", default=0))
+    return Dims(layers, int(_config_value(config, "num_decoder_layers", default=layers)), heads,
+                int(_config_value(config, "num_key_value_heads", default=heads) or heads),
+                int(_config_value(config, "head_dim", "d_kv", default=0) or width // heads), width)
 
 
 def _features(loaded: LoadedModel, parts: tuple[Part, ...], stacks: list[Stack]) -> tuple:
@@ -213,8 +242,8 @@ def _features(loaded: LoadedModel, parts: tuple[Part, ...], stacks: list[Stack])
         act = {"silu": "SwiGLU", "swish": "SwiGLU", "gelu": "GeGLU", "gelu_new": "GeGLU", "relu": "ReGLU"}.get(act, f"gated {act}")
     else:
         act = {"gelu": "GELU", "gelu_new": "GELU (tanh)", "relu": "ReLU"}.get(act, act)
-    heads = int(_config_value(config, "num_attention_heads", "n_head", "num_heads", default=0))
-    kv = int(_config_value(config, "num_key_value_heads", default=heads) or heads)
+    size = dims(config)
+    heads, kv = size.heads, size.kv_heads
     if kv == heads:
         attention = f"multi-head ({heads} heads)"
     elif kv == 1:
@@ -225,7 +254,7 @@ def _features(loaded: LoadedModel, parts: tuple[Part, ...], stacks: list[Stack])
     if experts:
         ffn = f"mixture of {experts} experts, top-{_config_value(config, 'num_experts_per_tok', default=2)} per token"
     else:
-        ffn = f"dense (width {_config_value(config, 'intermediate_size', 'n_inner', 'd_ff', default=4 * _width(config))})"
+        ffn = f"dense (width {_config_value(config, 'intermediate_size', 'n_inner', 'd_ff', default=4 * size.width)})"
     layers = ", ".join(f"{s.name} {s.blocks}" for s in stacks)
     heads_out = ", ".join(p.name for p in parts if p.group == "head") or "none"
     return (
@@ -233,7 +262,7 @@ def _features(loaded: LoadedModel, parts: tuple[Part, ...], stacks: list[Stack])
         ("class", type(model).__name__),
         ("parameters", f"{sum(p.parameters for p in parts):,}"),
         ("layers", layers),
-        ("width", str(_width(config))),
+        ("width", str(size.width)),
         ("vocabulary", f"{config.vocab_size:,}"),
         ("norm", norm),
         ("norm placement", placement),
@@ -251,10 +280,6 @@ def rope_base(config) -> float:
         return float(config.rope_theta)
     params = getattr(config, "rope_parameters", None) or {}
     return float(params.get("rope_theta", 10000.0)) if isinstance(params, dict) else 10000.0
-
-
-def _width(config) -> int:
-    return int(_config_value(config, "hidden_size", "n_embd", "d_model", default=0))
 
 
 def describe(key: str, device: str | None = None) -> Architecture:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.architecture import rope_base
+from models.architecture import dims, rope_base
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
 from models.trace import clean_text, max_tokens
@@ -253,8 +253,7 @@ def rope(key: str, positions: int = 32, seed: int = 0) -> Rope:
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     config = model.config
-    heads = config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    head_dim = dims(config).head_dim
     gen = torch.Generator().manual_seed(int(seed))
     q = torch.randn(1, 1, 1, head_dim, generator=gen).expand(1, 1, positions, head_dim)
     k = torch.randn(1, 1, 1, head_dim, generator=gen).expand(1, 1, positions, head_dim)
@@ -385,19 +384,10 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return (e / e.sum(-1, keepdims=True)).astype(np.float32)
 
 
-def head_dim(loaded: LoadedModel) -> int:
-    config = loaded.model.config
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None) or config.num_heads
-    width = getattr(config, "hidden_size", None) or getattr(config, "n_embd", None) or config.d_model
-    return int(getattr(config, "head_dim", None) or getattr(config, "d_kv", None) or width // heads)
-
-
 def layers_heads(key: str) -> tuple[int, int]:
-    """(layers, heads) of a model's first self-attention stack, from its config."""
-    config = get_model(key).model.config
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None) or config.num_layers
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", None) or config.num_heads
-    return int(layers), int(heads)
+    """(layers, heads) of a model's first self-attention stack."""
+    size = dims(get_model(key).model.config)
+    return size.layers, size.heads
 
 
 def scaling(key: str, text: str, layer: int = 0, head: int = 0) -> Scaling:
@@ -414,7 +404,7 @@ def scaling(key: str, text: str, layer: int = 0, head: int = 0) -> Scaling:
     if not (0 <= int(layer) < layers and 0 <= int(head) < heads):
         raise ValueError(f"Layer must be 0..{layers - 1} and head 0..{heads - 1}.")
     a = attn.attn[int(layer), int(head)].astype(np.float64)
-    d_k = head_dim(loaded)
+    d_k = dims(loaded.model.config).head_dim
     with np.errstate(divide="ignore"):
         log_a = np.where((attn.mask > 0) & (a > 0), np.log(a), -np.inf)
     scores = math.sqrt(d_k) * (log_a - log_a.max(axis=1, keepdims=True))

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from transformers import DynamicCache, EncoderDecoderCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+from models.architecture import dims
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
@@ -447,13 +448,8 @@ KV_CONFIGS = {
 
 def kv_config(loaded: LoadedModel) -> tuple[int, int, int]:
     """(layers, key/value heads, head dim) of a loaded decoder or encoder-decoder's self-attention."""
-    cfg = loaded.model.config
-    # The cache holds the decoder's layers: T5's num_decoder_layers, a decoder's num_hidden_layers.
-    layers = getattr(cfg, "num_decoder_layers", None) or cfg.num_hidden_layers
-    heads = getattr(cfg, "num_attention_heads", None) or getattr(cfg, "num_heads", None) or cfg.n_head
-    kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
-    head_dim = getattr(cfg, "head_dim", None) or getattr(cfg, "d_kv", None) or cfg.hidden_size // heads
-    return int(layers), int(kv_heads), int(head_dim)
+    size = dims(loaded.model.config)
+    return size.cache_layers, size.kv_heads, size.head_dim
 
 
 def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000), bits=(16, 8, 4)) -> list[dict]:

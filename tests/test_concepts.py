@@ -231,3 +231,25 @@ def test_concept_figures_carry_the_numbers():
     assert "<b>bold" not in html and "&lt;" in html
     table = cviz.textbook_markdown(concepts.textbook_scaling())
     assert "overflow" in table and "0.665" in table
+
+
+def test_block_flow_ignores_other_requests_running_the_same_model():
+    import threading
+
+    loaded = get_model("mini-gpt")
+    stop = threading.Event()
+
+    def busy():
+        ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+        while not stop.is_set():
+            with torch.inference_mode():
+                loaded.model(input_ids=ids)
+
+    other = threading.Thread(target=busy)
+    other.start()
+    try:
+        flows = [architecture.block_flow(loaded)["decoder"] for _ in range(20)]
+    finally:
+        stop.set()
+        other.join()
+    assert set(flows) == {("norm", "attention", "norm", "feed-forward")}

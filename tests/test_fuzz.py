@@ -32,77 +32,32 @@ def _call(name, *args):
     return result
 
 
-@FUZZ
-@given(MODELS, TEXTS)
-def test_attention_data(model, text):
-    _call("api_attention_data", model, text)
+# Every public endpoint and what each of its arguments may be.
+ENDPOINTS = {
+    "api_attention_data": (MODELS, TEXTS),
+    "api_head_patterns": (MODELS, TEXTS),
+    "api_attention_rank": (MODELS, TEXTS, NUMBERS),
+    "api_attention_flow": (MODELS, TEXTS, NUMBERS, st.sampled_from(["", "encoder", "decoder", "cross", "x", None])),
+    "api_mask_data": (TEXTS, TEXTS, NUMBERS),
+    "api_decode": (MODELS, TEXTS, st.sampled_from(["greedy", "sample", "beam", "nucleus", "", None]),
+                   NUMBERS, NUMBERS, NUMBERS, NUMBERS, NUMBERS, NUMBERS),
+    "api_kv_cache": (MODELS, TEXTS, NUMBERS),
+    "api_architecture": (MODELS,),
+    "api_objectives": (MODELS, TEXTS, TEXTS, NUMBERS),
+    "api_order_experiment": (MODELS, TEXTS, NUMBERS),
+    "api_scaling": (MODELS, TEXTS, NUMBERS, NUMBERS),
+    "api_moe_routing": (MODELS, TEXTS),
+}
 
 
-@FUZZ
-@given(MODELS, TEXTS)
-def test_head_patterns(model, text):
-    _call("api_head_patterns", model, text)
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_endpoint(name):
+    @FUZZ
+    @given(st.tuples(*ENDPOINTS[name]))
+    def fuzz(args):
+        _call(name, *args)
 
-
-@FUZZ
-@given(MODELS, TEXTS, NUMBERS)
-def test_attention_rank(model, text, tolerance):
-    _call("api_attention_rank", model, text, tolerance)
-
-
-@FUZZ
-@given(MODELS, TEXTS, NUMBERS, st.sampled_from(["", "encoder", "decoder", "cross", "x", None]))
-def test_attention_flow(model, text, position, kind):
-    _call("api_attention_flow", model, text, position, kind)
-
-
-@FUZZ
-@given(TEXTS, TEXTS, NUMBERS)
-def test_mask_data(text, second, prefix):
-    _call("api_mask_data", text, second, prefix)
-
-
-@FUZZ
-@given(MODELS, TEXTS, st.sampled_from(["greedy", "sample", "beam", "nucleus", "", None]), NUMBERS, NUMBERS,
-       NUMBERS, NUMBERS, NUMBERS, NUMBERS)
-def test_decode(model, prompt, strategy, temperature, top_k, top_p, seed, max_new, beams):
-    _call("api_decode", model, prompt, strategy, temperature, top_k, top_p, seed, max_new, beams)
-
-
-@FUZZ
-@given(MODELS, TEXTS, NUMBERS)
-def test_kv_cache(model, prompt, max_new):
-    _call("api_kv_cache", model, prompt, max_new)
-
-
-@FUZZ
-@given(MODELS)
-def test_architecture(model):
-    _call("api_architecture", model)
-
-
-@FUZZ
-@given(MODELS, TEXTS, TEXTS, NUMBERS)
-def test_objectives(model, text, second, seed):
-    _call("api_objectives", model, text, second, seed)
-
-
-@FUZZ
-@given(MODELS, TEXTS, NUMBERS)
-def test_order_experiment(model, text, seed):
-    _call("api_order_experiment", model, text, seed)
-
-
-@FUZZ
-@given(MODELS, TEXTS, NUMBERS, NUMBERS)
-def test_scaling(model, text, layer, head):
-    _call("api_scaling", model, text, layer, head)
-
-
-@FUZZ
-@given(MODELS, TEXTS)
-def test_moe_routing(model, text):
-    _call("api_moe_routing", model, text)
+    fuzz()
 
 
 def test_report_how_many_inputs_were_tried():
