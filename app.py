@@ -67,6 +67,9 @@ USED_TEXTS: set[str] = set()
 # by default: ~1 MiB each here, so a public Space could grow by gigabytes. A lecture hall needs far
 # fewer; the oldest sessions go first.
 SESSIONS = max(10, int(os.environ.get("TRIPTYCH_SESSIONS", "500")))
+# Requests waiting beyond the running ones; past this the page says "This application is currently
+# busy. Please try again." (HTTP 503) at once instead of making the whole room wait minutes.
+QUEUE_ENV = "TRIPTYCH_QUEUE_SIZE"
 LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS)
 
 
@@ -162,10 +165,12 @@ def api_models() -> list[dict]:
     ]
 
 
-def api_attention_data(model: str, text: str) -> dict:
-    """Run a model once on a text: tokens, attentions [layer][head][query][key], masks, outputs."""
+def api_attention_data(model: str, text: str, layer: int = -1) -> dict:
+    """Run a model once on a text: tokens, attentions [layer][head][query][key] (every layer, or
+    only `layer` when it is 0 or more), masks, outputs."""
     with user_errors():
-        return trace_to_json(run_trace(model, text))
+        layer = _number(layer, "layer")
+        return trace_to_json(run_trace(model, text), None if layer < 0 else layer)
 
 
 def api_head_patterns(model: str, text: str) -> dict:
@@ -1090,7 +1095,7 @@ def build_demo() -> gr.Blocks:
         gr.api(api_order_experiment, api_name="order_experiment", **RUNS)
         gr.api(api_scaling, api_name="scaling", **RUNS)
         gr.api(api_moe_routing, api_name="moe_routing", **RUNS)
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=max(1, int(os.environ.get(QUEUE_ENV, "64"))))
     configure_threads(CONCURRENCY)
     return demo
 

@@ -95,7 +95,19 @@
   };
   let lastRestore = "";
   let lastTab = "";
+  // Gradio's own "busy" toast (a full queue) is written in the browser, in English only.
+  const translateBusy = () => {
+    for (const text of document.querySelectorAll(".toast-text, .toast-message-text")) {
+      if (text.textContent.includes("currently busy") && !text.querySelector(".busy-zh")) {
+        const zh = document.createElement("div");
+        zh.className = "busy-zh";
+        zh.textContent = "服务器正忙（排队已满），请稍后再试。";
+        text.appendChild(zh);
+      }
+    }
+  };
   const tick = () => {
+    translateBusy();
     const restored = $("#restored textarea, #restored input");
     if (restored && restored.value && restored.value !== lastRestore) {
       lastRestore = restored.value;

@@ -21,6 +21,7 @@ from models.tokenization import display_tokens
 
 MAX_CHARS_ENV = "TRIPTYCH_MAX_CHARS"
 MAX_TOKENS_ENV = "TRIPTYCH_MAX_TOKENS"
+MAX_NUMBERS_ENV = "TRIPTYCH_MAX_NUMBERS"
 MAX_NEW_TOKENS = 32
 
 
@@ -30,6 +31,12 @@ def max_chars() -> int:
 
 def max_tokens() -> int:
     return max(2, int(os.environ.get(MAX_TOKENS_ENV, "128")))
+
+
+def max_numbers() -> int:
+    """The most attention weights one JSON answer may carry (default 4,000,000: every layer of a
+    base-sized model, 12 x 12 heads, at 128 tokens is 2.4 M, about 30 MB of JSON)."""
+    return max(1, int(os.environ.get(MAX_NUMBERS_ENV, "4000000")))
 
 
 def clean_text(text: object) -> tuple[str, tuple[str, ...]]:
@@ -261,8 +268,34 @@ def run_prefix_lm(key: str, text: str, prefix: int, *, device: str | None = None
     return Trace(**common, attentions=(attn,), notices=tuple(notices))
 
 
-def trace_to_json(trace: Trace) -> dict:
-    """The public JSON form of a trace: nested lists, masks as 1/0, plain floats."""
+def significant(values: np.ndarray, digits: int = 7) -> np.ndarray:
+    """Round to `digits` significant digits (float32 carries about 7), as float64 whose shortest
+    repr is that short: the JSON is ~12 bytes per number instead of the ~21 of a float32's
+    float64 expansion (0.1 as float32 prints 0.10000000149011612)."""
+    x = values.astype(np.float64)
+    size = np.abs(x)
+    exponent = np.floor(np.log10(np.where(size > 0, size, 1.0)))
+    scale = 10.0 ** (digits - 1 - exponent)
+    return np.round(x * scale) / scale
+
+
+def trace_to_json(trace: Trace, layer: int | None = None) -> dict:
+    """The public JSON form of a trace: nested lists, masks as 1/0, weights to 7 significant digits.
+
+    `layer` keeps one layer of every attention kind (None: all). An answer holding more than
+    TRIPTYCH_MAX_NUMBERS weights is refused, naming the way to ask for less.
+    """
+    chosen = []
+    for a in trace.attentions:
+        if layer is not None and not 0 <= layer < a.layers:
+            raise ValueError(f"{trace.model_name}'s {a.kind} attention has layers 0 to {a.layers - 1}; "
+                             f"layer {layer} does not exist (-1 asks for all of them).")
+        chosen.append(list(range(a.layers)) if layer is None else [layer])
+    numbers = sum(a.attn[idx].size for a, idx in zip(trace.attentions, chosen))
+    if numbers > max_numbers():
+        raise ValueError(f"This answer would hold {numbers:,} attention weights, more than the limit of "
+                         f"{max_numbers():,} ({MAX_NUMBERS_ENV}); ask for one layer (layer=0 to "
+                         f"{trace.attentions[0].layers - 1}) or a shorter text.")
     result = {
         "model": trace.model_key,
         "family": trace.family,
@@ -272,10 +305,12 @@ def trace_to_json(trace: Trace) -> dict:
     }
     if trace.decoder_tokens:
         result["decoder_tokens"] = list(trace.decoder_tokens)
-    for a in trace.attentions:
+    for a, idx in zip(trace.attentions, chosen):
+        attn = a.attn[idx]
         result[a.kind] = {
-            "shape": list(a.attn.shape),
-            "attentions": a.attn.tolist(),
+            "shape": list(attn.shape),
+            "layers": idx,
+            "attentions": significant(attn).tolist(),
             "mask": a.mask.astype(np.int8).tolist(),
         }
     result["outputs"] = _outputs_json(trace)

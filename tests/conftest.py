@@ -61,3 +61,33 @@ def live_url():
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+
+
+@pytest.fixture
+def busy_app(monkeypatch):
+    """A second app with a queue of 2 whose model runs wait at a gate: two runs hold the two
+    workers, two more fill the queue, and the next visitor meets a full house. Opening the gate
+    lets everything finish."""
+    import threading
+    from types import SimpleNamespace
+
+    import app
+
+    gate, started = threading.Event(), threading.Semaphore(0)
+    real_run = app.run_trace
+
+    def waiting_run(*args, **kwargs):
+        started.release()
+        gate.wait(120)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(app, "run_trace", waiting_run)
+    monkeypatch.setenv(app.QUEUE_ENV, "2")
+    demo = app.build_demo()
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", gate=gate, started=started, demo=demo)
+    finally:
+        gate.set()
+        demo.close()

@@ -38,6 +38,21 @@ def test_attention_data_equals_transformers(client):
     assert data["outputs"]["kind"] == "next_token" and len(data["outputs"]["next_token"]) == 5
 
 
+def test_attention_data_one_layer_and_the_size_limit(client, monkeypatch):
+    text = "I like eating apples"
+    full = client.predict("mini-llama", text, api_name="/attention_data")["decoder"]
+    one = client.predict("mini-llama", text, 1, api_name="/attention_data")["decoder"]
+    assert one["layers"] == [1] and one["shape"] == [1, *full["shape"][1:]]
+    assert one["attentions"][0] == full["attentions"][1]
+    per_layer = int(np.prod(one["shape"]))
+    monkeypatch.setenv("TRIPTYCH_MAX_NUMBERS", str(per_layer))
+    with pytest.raises(Exception, match=f"would hold {per_layer * full['shape'][0]:,} attention weights"):
+        client.predict("mini-llama", text, api_name="/attention_data")
+    assert client.predict("mini-llama", text, 0, api_name="/attention_data")["decoder"]["layers"] == [0]
+    with pytest.raises(Exception, match="layer 99 does not exist"):
+        client.predict("mini-llama", text, 99, api_name="/attention_data")
+
+
 def test_attention_data_for_an_encoder_decoder(client):
     data = client.predict("mini-t5", "translate Chinese to English: 我喜欢机器学习", api_name="/attention_data")
     t, s = len(data["decoder_tokens"]), len(data["tokens"])
@@ -124,7 +139,7 @@ def test_compare_figures_carry_the_api_numbers(client):
     z = _decode_z(_plot_trace(attn_plot))
     expected = np.asarray(data["decoder"]["attentions"], dtype=np.float32)[2, 1]
     mask = np.asarray(data["decoder"]["mask"]) > 0
-    np.testing.assert_array_equal(z[mask], expected[mask])
+    np.testing.assert_allclose(z[mask], expected[mask], rtol=5e-7, atol=0)  # the API gives 7 digits
     assert np.all(np.isnan(z[~mask]))
 
 
@@ -151,7 +166,7 @@ def test_attention_rank_endpoint_equals_numpy(client):
                     a = attn[layer, head]
                     assert rank[kind]["rank"][layer][head] == np.linalg.matrix_rank(a, rtol=1e-4)
                     np.testing.assert_allclose(rank[kind]["singular_values"][layer][head],
-                                               np.linalg.svd(a, compute_uv=False), atol=1e-9)
+                                               np.linalg.svd(a, compute_uv=False), atol=1e-6)
     with pytest.raises(Exception, match="tolerance"):
         client.predict("mini-bert", text, 5.0, api_name="/attention_rank")
 
@@ -322,3 +337,35 @@ def test_concurrent_sessions_all_answered(live_url):
     for r in rounds:
         assert r["errors"] == {} and r["answered"] == r["requests"], r
     assert rounds[-1]["rss_mib"] - rounds[0]["rss_mib"] < 200
+
+
+def test_a_full_queue_says_busy_and_the_server_recovers(busy_app):
+    """Two runs hold the workers, two wait in the queue (size 2): the next request is told to try
+    again at once (HTTP 503, "Queue is full"), and once the runs finish everything is answered."""
+    import time
+
+    from gradio_client.utils import QueueError, Status
+
+    clients = [Client(busy_app.url, verbose=False) for _ in range(5)]
+    text = "The keys to the cabinet are on the table"
+    jobs = [clients[i].submit("mini-gpt", text, api_name="/attention_data") for i in range(2)]
+    for _ in range(2):
+        assert busy_app.started.acquire(timeout=30), "the two workers never started"
+    jobs += [clients[i].submit("mini-bert", text, api_name="/head_patterns") for i in (2, 3)]
+    deadline = time.monotonic() + 30
+    while not all(job.status().code == Status.IN_QUEUE for job in jobs[2:]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [job.status().code for job in jobs[2:]] == [Status.IN_QUEUE, Status.IN_QUEUE]
+    started = time.perf_counter()
+    with pytest.raises(QueueError, match="Queue is full! Please try again."):
+        clients[4].predict("mini-gpt", text, api_name="/attention_data")
+    assert time.perf_counter() - started < 10  # refused at once, not after the others
+    busy_app.gate.set()
+    for job in jobs[:2]:
+        result = job.result(timeout=60)
+        assert result["model"] == "mini-gpt" and result["decoder"]["shape"][2] == len(result["tokens"])
+    for job in jobs[2:]:
+        result = job.result(timeout=60)
+        assert result["model"] == "mini-bert" and result["tokens"][0] == "[CLS]"
+        assert len(result["encoder"]["label"]) == result["encoder"]["shape"][0]
+    assert clients[4].predict("mini-gpt", text, api_name="/attention_data")["decoder"]["shape"][0] >= 1

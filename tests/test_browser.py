@@ -318,6 +318,49 @@ _TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patt
               "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)"}
 
 
+def test_a_full_queue_shows_busy_in_both_languages_then_recovers(busy_app, tmp_path):
+    """API clients take the two workers and the two queue places of a server whose runs are held;
+    pressing Run in the page must then say "busy, try again" (and in Chinese) at once."""
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        crashes = []
+        page.on("pageerror", lambda e: crashes.append(str(e)))
+        busy_app.gate.set()
+        page.goto(busy_app.url)
+        page.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
+                               "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
+        _settled(page)
+        busy_app.gate.clear()
+        while busy_app.started.acquire(timeout=0):
+            pass
+        jobs = [Client(busy_app.url, verbose=False).submit("mini-gpt", "hello there", api_name="/attention_data")
+                for _ in range(4)]
+        for _ in range(2):
+            assert busy_app.started.acquire(timeout=30), "the API runs never reached the workers"
+        for _ in range(100):
+            if sum(job.status().code == Status.IN_QUEUE for job in jobs) == 2:
+                break
+            page.wait_for_timeout(100)
+        page.locator("#run").click()
+        toast = page.locator(".toast-body", has_text="currently busy").first
+        toast.wait_for(timeout=10_000)
+        page.wait_for_function("[...document.querySelectorAll('.busy-zh')].some(e => e.textContent.includes('请稍后再试'))",
+                               timeout=5_000)
+        assert "Please try again" in toast.inner_text()
+        page.screenshot(path=str(_shots(tmp_path) / "busy.png"))
+        busy_app.gate.set()
+        assert all(job.result(timeout=60)["model"] == "mini-gpt" for job in jobs)
+        page.locator("#text textarea").fill("我喜欢吃苹果")
+        page.locator("#run").click()  # served again once the queue has room
+        page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('苹')", timeout=30_000)
+        assert not crashes
+        browser.close()
+
+
 def test_no_errors_in_the_page(page):
     assert page.locator("[data-testid='toast-body']").count() == 0
     assert page.console_errors == []

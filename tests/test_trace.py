@@ -138,9 +138,43 @@ def test_json_form_carries_the_same_numbers(traced):
     for a in tr.attentions:
         block = data[a.kind]
         assert block["shape"] == list(a.attn.shape)
-        assert np.array_equal(np.asarray(block["attentions"], dtype=np.float32), a.attn)
+        assert block["layers"] == list(range(a.layers))
+        np.testing.assert_allclose(np.asarray(block["attentions"]), a.attn, rtol=5e-7, atol=0)
+        assert np.array_equal(np.asarray(block["attentions"]) == 0, a.attn == 0)  # masked stays exactly 0
         assert np.array_equal(np.asarray(block["mask"]), a.mask.astype(int))
     assert data["outputs"]["kind"] == {"encoder": "masked", "decoder": "next_token"}.get(tr.family, "generation")
+
+
+def test_json_form_keeps_one_layer_when_asked(traced):
+    _, _, tr = traced
+    last = tr.attentions[0].layers - 1
+    data = trace_to_json(tr, last)
+    for a in tr.attentions:
+        assert data[a.kind]["layers"] == [last] and data[a.kind]["shape"] == [1, *a.attn.shape[1:]]
+        np.testing.assert_allclose(np.asarray(data[a.kind]["attentions"])[0], a.attn[last], rtol=5e-7, atol=0)
+    with pytest.raises(ValueError, match=f"layers 0 to {last}; layer {last + 1} does not exist"):
+        trace_to_json(tr, last + 1)
+
+
+def test_json_answers_over_the_size_limit_are_refused(traced, monkeypatch):
+    _, _, tr = traced
+    total = sum(a.attn.size for a in tr.attentions)
+    one_layer = sum(a.attn[0].size for a in tr.attentions)
+    monkeypatch.setenv(trace_mod.MAX_NUMBERS_ENV, str(total - 1))
+    with pytest.raises(ValueError, match=f"would hold {total:,} attention weights, more than the limit of {total - 1:,}"):
+        trace_to_json(tr)
+    monkeypatch.setenv(trace_mod.MAX_NUMBERS_ENV, str(one_layer))
+    assert trace_to_json(tr, 0)["tokens"] == list(tr.tokens)  # one layer fits
+    monkeypatch.setenv(trace_mod.MAX_NUMBERS_ENV, str(total))
+    assert trace_to_json(tr)["tokens"] == list(tr.tokens)
+
+
+def test_significant_digits_are_short_and_close():
+    values = np.array([0.1, 1 / 3, 2 / 3, 1e-9 / 3, 0.0, 1.0, 123456789.0, -0.000123456789], np.float32)
+    rounded = trace_mod.significant(values)
+    assert [repr(v) for v in rounded.tolist()] == [
+        "0.1", "0.3333333", "0.6666667", "3.333333e-10", "0.0", "1.0", "123456800.0", "-0.0001234568"]
+    np.testing.assert_allclose(rounded, values, rtol=5e-7, atol=0)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
