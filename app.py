@@ -47,6 +47,7 @@ ASSETS = Path(__file__).parent / "assets"
 EXAMPLE_TEXT = "The cat chases a mouse"
 SHORT_SENTENCE = "I like eating apples"
 MAX_INDEX = 127
+KINDS = ("encoder", "decoder", "cross")
 CONCURRENCY = 2
 # Every event that runs a model shares one queue of CONCURRENCY workers (a per-event limit would
 # let each of the many listeners run its own, oversubscribing the cores).
@@ -146,6 +147,12 @@ def _number(value, name: str, integer: bool = True):
     return int(number) if integer else number
 
 
+def _bound(count: int, value: int) -> dict:
+    """A layer or head slider's update for a model with `count` of them. A slider needs maximum >
+    minimum, so a one-layer model keeps 0..1, fixed at 0 (the handlers clamp)."""
+    return gr.update(maximum=max(count - 1, 1), value=value, interactive=count > 1)
+
+
 def _clamp(value, top: int) -> int:
     try:
         return min(max(int(value), 0), top)
@@ -213,8 +220,8 @@ def _head_view(trace, kind, layer, head):
     attn = trace.attention(kind)
     layer, head = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
     return (
-        gr.Slider(maximum=attn.layers - 1, value=layer),
-        gr.Slider(maximum=attn.heads - 1, value=head),
+        _bound(attn.layers, layer),
+        _bound(attn.heads, head),
         mask_heatmap(attn),
         attention_heatmap(attn, layer, head),
     )
@@ -241,10 +248,12 @@ def _compare_column(slug, family, title, blurb, default, text, triggers) -> None
     with gr.Column(min_width=320, elem_classes=["family-column"], elem_id=f"col-{slug}"):
         gr.Markdown(L(title), elem_classes=["column-title"])
         gr.Markdown(L(blurb))
-        model = gr.Dropdown(_choices(family), value=default, label=L("Model"), elem_id=f"model-{slug}",
-                            elem_classes=["column-controls"])
-        kinds = ["encoder", "decoder", "cross"] if family == "encoder-decoder" else [family]
-        kind = gr.Radio(kinds, value=kinds[-1], label=L("Attention"), visible=len(kinds) > 1, elem_id=f"kind-{slug}")
+        model = gr.Dropdown(_choices(family), value=default, label=L("Model"), allow_custom_value=True,
+                            elem_id=f"model-{slug}", elem_classes=["column-controls"])
+        # Every kind is a valid choice from the start: an API call or another model in this column
+        # may ask for any; each run narrows the choices to the model's own.
+        kind = gr.Radio(list(KINDS), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
+                        visible=family == "encoder-decoder", elem_id=f"kind-{slug}")
         with gr.Row(elem_classes=["controls"]):
             # Wide bounds until the first run sets the model's own; the handlers clamp to them.
             layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"layer-{slug}")
@@ -283,14 +292,25 @@ def run_attention(model, text, kind, layer, head):
         trace = run_trace(model, text)
         kind = kind if kind in trace.kinds else trace.kinds[-1]
         kinds = gr.Radio(choices=list(trace.kinds), value=kind)
-        return (trace, kinds, *_head_view(trace, kind, layer, head), overview_figure(trace.attention(kind), trace.model_name))
+        return (trace, kinds, *_head_view(trace, kind, layer, head))
 
 
 def view_attention(trace, kind, layer, head):
     if trace is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return (*_head_view(trace, kind, layer, head), overview_figure(trace.attention(kind), trace.model_name))
+        return _head_view(trace, kind, layer, head)
+
+
+def draw_overview(trace, kind):
+    """The all-heads overview of the run just shown. It follows the head view as its own step:
+    it is most of the bytes (12 x 12 heads at 64 tokens: 3.4 MB of exact weights), so the chosen
+    head appears first, and moving the layer or head sliders does not send it again."""
+    if trace is None:
+        return gr.skip()
+    with user_errors():
+        kind = kind if kind in trace.kinds else trace.kinds[-1]
+        return overview_figure(trace.attention(kind), trace.model_name)
 
 
 def pick_head(trace, kind, picked):
@@ -307,7 +327,7 @@ def _head_controls(prefix: str, model: str, kind: str) -> tuple:
     """Model, attention kind, layer and head: the knobs of a one-head view, ids `{prefix}-model` ...
     The sliders start wide; the first run sets the model's own bounds and the handlers clamp."""
     return (gr.Dropdown(_choices(), value=model, label=L("Model"), allow_custom_value=True, elem_id=f"{prefix}-model"),
-            gr.Radio([kind], value=kind, label=L("Attention"), elem_id=f"{prefix}-kind"),
+            gr.Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind"),
             gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"{prefix}-layer"),
             gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id=f"{prefix}-head"))
 
@@ -324,14 +344,18 @@ def _attention_tab(text, run, tab) -> None:
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
     trace = gr.State(None)
     gr.on([run.click, text.submit, model.input], run_attention, [model, text, kind, layer, head],
-          [trace, kind, layer, head, mask_plot, attn_plot, over], api_name="attention_view", **RUNS,
-          api_description="One model: the selected head's heatmap, its mask and the all-heads overview.")
-    gr.on([kind.input, layer.release, head.release], view_attention, [trace, kind, layer, head],
-          [layer, head, mask_plot, attn_plot, over], api_name="view_attention", api_visibility="private")
+          [trace, kind, layer, head, mask_plot, attn_plot], api_name="attention_view", **RUNS,
+          api_description="One model: the selected head's heatmap and its mask (then /attention_overview).").then(
+        draw_overview, [trace, kind], over, api_name="attention_overview",
+        api_description="After /attention_view in the same session: the all-heads overview of that run, for the kind given.")
+    gr.on([layer.release, head.release], view_attention, [trace, kind, layer, head],
+          [layer, head, mask_plot, attn_plot], api_name="view_attention", api_visibility="private")
+    kind.input(view_attention, [trace, kind, layer, head], [layer, head, mask_plot, attn_plot],
+               api_visibility="private").then(draw_overview, [trace, kind], over, api_visibility="private")
     open_pick.click(pick_head, [trace, kind, picked], [layer, head, mask_plot, attn_plot],
                  api_name="pick_head", api_visibility="private")
-    tab.select(run_attention, [model, text, kind, layer, head], [trace, kind, layer, head, mask_plot, attn_plot, over],
-               api_visibility="private", **RUNS)
+    tab.select(run_attention, [model, text, kind, layer, head], [trace, kind, layer, head, mask_plot, attn_plot],
+               api_visibility="private", **RUNS).then(draw_overview, [trace, kind], over, api_visibility="private")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +457,7 @@ def run_rank(enc_model, dec_model, text, exponent, layer, head):
         layer, head = _clamp(layer, layers), _clamp(head, heads)
         return (rank_map(enc, enc_name), rank_map(dec, dec_name), effective_rank_map(enc, enc_name),
                 effective_rank_map(dec, dec_name), spectrum_figure(reports, layer, head), summary,
-                gr.Slider(maximum=layers, value=layer), gr.Slider(maximum=heads, value=head))
+                _bound(layers + 1, layer), _bound(heads + 1, head))
 
 
 def _rank_summary(reports) -> str:
@@ -456,8 +480,8 @@ def run_graph(model, text, kind, layer, head, threshold, position):
         layer, head = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
         graph = token_graph(attn, layer, head, threshold)
         result = _importance(trace, position, kind)
-        return (gr.Radio(choices=list(kinds), value=kind), gr.Slider(maximum=attn.layers - 1, value=layer),
-                gr.Slider(maximum=attn.heads - 1, value=head), token_graph_figure(graph),
+        return (gr.Radio(choices=list(kinds), value=kind), _bound(attn.layers, layer),
+                _bound(attn.heads, head), token_graph_figure(graph),
                 importance_figure(result, trace.model_name))
 
 
@@ -765,7 +789,7 @@ def run_scaling(model, text, layer, head):
         layer, head = _clamp(layer, layers - 1), _clamp(head, heads - 1)
         return (concept_viz.scaling_figure(concepts.scaling(model, text, layer, head)),
                 concept_viz.textbook_markdown(concepts.textbook_scaling()),
-                gr.update(maximum=layers - 1, value=layer), gr.update(maximum=heads - 1, value=head))
+                _bound(layers, layer), _bound(heads, head))
 
 
 def api_moe_routing(model: str, text: str) -> dict:
@@ -779,7 +803,7 @@ def run_moe(model, text, layer):
     with user_errors():
         result = concepts.moe_routing(model, text)
         layer = _clamp(layer, result.probs.shape[0] - 1)
-        return concept_viz.routing_figure(result, layer), gr.update(maximum=result.probs.shape[0] - 1, value=layer)
+        return concept_viz.routing_figure(result, layer), _bound(result.probs.shape[0], layer)
 
 
 def _concept_tabs(text) -> None:

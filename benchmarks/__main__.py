@@ -256,39 +256,28 @@ def cold_start_and_memory() -> list[str]:
 
 
 def load_test() -> list[str]:
-    """50 gradio_client sessions x 10 mixed requests, three rounds, against the app in its own process."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
+    """50 gradio_client sessions x 10 mixed requests, three rounds, against the app in its own
+    process; then, with the session capacity at 50, six rounds of 50 new sessions each."""
+    from benchmarks.load import MIXED, run_load, resident_mib, serve
 
-    from benchmarks.load import MIXED, resident_mib, run_load
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    root = Path(__file__).resolve().parent.parent
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                                   "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        before = resident_mib(server.pid)
-        rounds = run_load(url, sessions=50, requests=10, rounds=3, server_pid=server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    sessions = os.environ.get("TRIPTYCH_SESSIONS", "500")
+    with serve() as (url, pid):
+        before = resident_mib(pid)
+        rounds = run_load(url, sessions=50, requests=10, rounds=3, server_pid=pid)
     rows = [f"Mixed requests cycling through {len(MIXED)} endpoints ({', '.join(sorted({m[0] for m in MIXED}))}), "
-            f"server (`python app.py`) in its own process; its RSS before: {before:.0f} MiB; it keeps "
-            f"{os.environ.get('TRIPTYCH_SESSIONS', '500')} sessions' state (TRIPTYCH_SESSIONS), each new client "
-            "is a new session.", "",
-            "| round | requests | answered | errors | p50 (s) | p95 (s) | max (s) | wall (s) | server RSS after (MiB) |",
+            f"server (`python app.py`) in its own process; its RSS before: {before:.0f} MiB. It keeps {sessions} "
+            "sessions' state (TRIPTYCH_SESSIONS); every client is a new session.", "",
+            *_load_rows(rounds)]
+    with serve(TRIPTYCH_SESSIONS="50") as (url, pid):
+        before = resident_mib(pid)
+        capped = run_load(url, sessions=50, requests=10, rounds=6, server_pid=pid)
+    rows += ["", f"Past the session capacity: the same server with TRIPTYCH_SESSIONS=50, six rounds of 50 new "
+             f"sessions (300 sessions in all); RSS before: {before:.0f} MiB.", "", *_load_rows(capped)]
+    return rows
+
+
+def _load_rows(rounds: list[dict]) -> list[str]:
+    rows = ["| round | requests | answered | errors | p50 (s) | p95 (s) | max (s) | wall (s) | server RSS after (MiB) |",
             "|---|---|---|---|---|---|---|---|---|"]
     for r in rounds:
         errors = sum(r["errors"].values())

@@ -8,9 +8,15 @@ by the test suite. `server_pid` says whose resident memory to report (default: t
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +34,35 @@ MIXED = (
     ("/attention_rank", ("mini-llama", TEXT, 1e-3)),
     ("/architecture", ("mini-llama",)),
 )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serve(**env: str):
+    """`python app.py` in its own process on a free loopback port, with extra environment `env`;
+    yields (url, pid) once the page answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                                   "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **env})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError(f"python app.py exited with {server.returncode}") from None
+                time.sleep(0.5)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def resident_mib(pid: int | str = "self") -> float:

@@ -1,4 +1,6 @@
-"""Tiny random-initialised checkpoints of each family, built on demand for the tests.
+"""Tiny random-initialised checkpoints of each family, built on demand for the tests; and
+random base-sized ones (BERT-base, GPT-2 small, T5-base shapes) for the large-model tests and the
+benchmarks.
 
 They use the same transformers classes and tokenizer types as the trained embedded models, and
 go through save_pretrained / from_pretrained like any Hub checkpoint, so code tested on them is
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import torch
 from models import tokenization
+from models.registry import ASSETS
 from models.train import build_model, save
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,36 @@ def _save(model, tok, folder: Path) -> None:
         encoding="utf-8",
     )
     log.info("wrote %s (%d parameters)", folder, params)
+
+
+# Vocabulary sizes of the released checkpoints, so the output layers cost what they cost there;
+# the embedded tokenizers use only the first rows.
+BASE_VOCAB = {"bert": 30522, "gpt": 50257, "t5": 32128}
+
+
+def build_base(name: str, folder: Path, dtype: torch.dtype = torch.float16) -> str:
+    """A random model shaped like bert-base-uncased, gpt2 or t5-base (12 layers, 12 heads, 768
+    wide; T5 with 12 + 12 layers), with the embedded model's tokenizer, saved to `folder`."""
+    from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, T5Config,
+                              T5ForConditionalGeneration)
+
+    tok = AutoTokenizer.from_pretrained(ASSETS / f"mini-{name}")
+    vocab = max(BASE_VOCAB[name], len(tok))
+    torch.manual_seed(0)
+    if name == "bert":
+        model = BertForMaskedLM(BertConfig(vocab_size=vocab, pad_token_id=tok.pad_token_id))
+    elif name == "gpt":
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, bos_token_id=tok.bos_token_id,
+                                           eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
+    elif name == "t5":
+        model = T5ForConditionalGeneration(T5Config(
+            vocab_size=vocab, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id))
+    else:
+        raise ValueError(f"No base-sized recipe for {name!r}; choose bert, gpt or t5.")
+    model.to(dtype).eval().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
 
 
 def build_all(root: Path, seed: int = 0) -> dict[str, Path]:

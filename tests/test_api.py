@@ -369,3 +369,20 @@ def test_a_full_queue_says_busy_and_the_server_recovers(busy_app):
         assert result["model"] == "mini-bert" and result["tokens"][0] == "[CLS]"
         assert len(result["encoder"]["label"]) == result["encoder"]["shape"][0]
     assert clients[4].predict("mini-gpt", text, api_name="/attention_data")["decoder"]["shape"][0] >= 1
+
+
+def test_view_endpoints_take_any_allowed_model_and_kind(client, tiny_models, allow_any_model, monkeypatch):
+    """The page's endpoints accept what the library accepts: a decoder's kind in the Attention
+    view, and (when the server allows it) a local folder in a Compare column."""
+    kind, layer, head, mask_plot, attn_plot = client.predict("mini-gpt", "the cat", "decoder", 1, 2,
+                                                             api_name="/attention_view")
+    assert kind["value"] == "decoder" and kind["choices"] == [["decoder", "decoder"]]
+    assert "layer 1" in attn_plot["plot"] and mask_plot["type"] == "plotly"
+    # The overview follows in its own step, from the run this session just made.
+    over = client.predict("decoder", api_name="/attention_overview")
+    assert "Mini GPT-2" in over["plot"] and "all 4 x 4 heads" in over["plot"]
+    result = client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/compare_bert")
+    assert result[2]["value"] == "cross" and "cross-attention" in result[-1]["plot"]
+    monkeypatch.delenv("TRIPTYCH_ALLOW_ANY_MODEL")
+    with pytest.raises(Exception, match="Unknown model"):
+        client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/compare_bert")

@@ -318,15 +318,15 @@ _TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patt
               "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)"}
 
 
-def test_a_full_queue_shows_busy_in_both_languages_then_recovers(busy_app, tmp_path):
+def test_a_full_queue_shows_busy_in_both_languages_then_recovers(page, busy_app, tmp_path):
     """API clients take the two workers and the two queue places of a server whose runs are held;
     pressing Run in the page must then say "busy, try again" (and in Chinese) at once."""
     from gradio_client import Client
     from gradio_client.utils import Status
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    main_page = page
+    page = main_page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    try:
         crashes = []
         page.on("pageerror", lambda e: crashes.append(str(e)))
         busy_app.gate.set()
@@ -358,7 +358,8 @@ def test_a_full_queue_shows_busy_in_both_languages_then_recovers(busy_app, tmp_p
         page.locator("#run").click()  # served again once the queue has room
         page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('苹')", timeout=30_000)
         assert not crashes
-        browser.close()
+    finally:
+        page.close()
 
 
 def test_no_errors_in_the_page(page):

@@ -3,11 +3,9 @@ BERT, GPT-2 and T5 saved to a local folder and loaded the way a user's checkpoin
 
 import numpy as np
 import pytest
-import torch
-from transformers import (AutoTokenizer, BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, T5Config,
-                          T5ForConditionalGeneration)
 
 from models import analysis
+from models.tiny import build_base
 from models.trace import run_trace
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap
@@ -17,26 +15,9 @@ from viz.patterns import pattern_map, rank_map
 TEXT = "The keys to the cabinet are on the table"
 
 
-def _build(name: str, folder):
-    tok = AutoTokenizer.from_pretrained(f"assets/models/mini-{name}")
-    torch.manual_seed(0)
-    if name == "bert":
-        model = BertForMaskedLM(BertConfig(vocab_size=len(tok), pad_token_id=tok.pad_token_id))
-    elif name == "gpt":
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
-                                           eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
-    else:
-        model = T5ForConditionalGeneration(T5Config(
-            vocab_size=len(tok), d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
-            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id))
-    model.to(torch.float16).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return str(folder)
-
-
 @pytest.fixture(scope="module", params=["bert", "gpt", "t5"])
 def large(request, tmp_path_factory):
-    return request.param, _build(request.param, tmp_path_factory.mktemp(f"base-{request.param}"))
+    return request.param, build_base(request.param, tmp_path_factory.mktemp(f"base-{request.param}"))
 
 
 def test_every_view_on_a_base_sized_model(large, allow_any_model):

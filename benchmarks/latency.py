@@ -1,0 +1,152 @@
+"""Server latency of the public endpoints on base-sized models, against the bare forward pass.
+
+Random-initialised models shaped like bert-base-uncased, gpt2 and t5-base (models.tiny.build_base)
+are saved to a temporary folder and served by `python app.py` in its own process, with local
+folders allowed and the token limit raised to 512. Each endpoint is called through gradio_client
+on loopback, one request at a time, at about 16, 64, 256 and 512 tokens. The reference is the
+same model loaded by plain transformers (its default attention kernel, no attention weights
+returned) run on the same input in this process with the server's thread count: one forward
+pass, or for T5 the greedy generate() of 32 tokens that the views also need.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SIZES = (16, 64, 256, 512)
+PASSAGE = ("The keys to the cabinet that the man found are on the table near the door, and the cat sees them "
+           "while the old dog sleeps in the sun. She said that he would come tomorrow with his sister. ")
+KIND = {"bert": "encoder", "gpt": "decoder", "t5": "cross"}
+# (endpoint, its arguments, forward passes its work needs; None: the raw weights (as JSON, or drawn as
+# the all-heads overview), whose cost is their size: reported, not budgeted)
+ENDPOINTS = (
+    ("/compare_{name}", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1),
+    ("/attention_view", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1),
+    ("/attention_overview", lambda folder, text, name: (KIND[name],), None),  # of the run /attention_view made
+    ("/head_patterns", lambda folder, text, name: (folder, text), 1),
+    ("/attention_rank", lambda folder, text, name: (folder, text, 1e-3), 1),
+    ("/attention_flow", lambda folder, text, name: (folder, text, -1, ""), 1),
+    ("/objectives", lambda folder, text, name: (folder, text, "", 0), 1),
+    ("/order_experiment", lambda folder, text, name: (folder, text, 0), 4),  # 2 orders x with/without positions
+    ("/scaling", lambda folder, text, name: (folder, text, 0, 0), 1),
+    ("/attention_data", lambda folder, text, name: (folder, text, -1), None),
+)
+TARGET = "bert"
+TARGET_TOKENS = 64
+
+
+def text_of(tokenizer, tokens: int) -> str:
+    """The longest prefix of the passage (repeated) that the tokenizer turns into at most
+    `tokens` tokens, special tokens included."""
+    words = (PASSAGE * 40).split()
+    low, high = 1, len(words)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(tokenizer(" ".join(words[:mid]))["input_ids"]) <= tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return " ".join(words[:low])
+
+
+def _times(fn, repeats: int) -> list[float]:
+    fn()
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _bare(folder: str, name: str):
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    cls = {"bert": AutoModelForMaskedLM, "gpt": AutoModelForCausalLM, "t5": AutoModelForSeq2SeqLM}[name]
+    model = cls.from_pretrained(folder, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+
+    def run(text: str):
+        enc = {k: v for k, v in tokenizer(text, return_tensors="pt").items() if k in ("input_ids", "attention_mask")}
+        with torch.inference_mode():
+            if name == "t5":
+                model.generate(**enc, do_sample=False, max_new_tokens=32)
+            else:
+                model(**enc)
+
+    return model, tokenizer, run
+
+
+def measure(repeats_short: int = 5, repeats_long: int = 3) -> list[dict]:
+    """One row per (model, size, endpoint): p50/p95 ms of the endpoint and of the bare forward."""
+    from gradio_client import Client
+
+    from benchmarks.load import serve
+    from models.tiny import build_base
+
+    rows = []
+    with tempfile.TemporaryDirectory() as root:
+        folders = {name: build_base(name, Path(root) / f"{name}-base") for name in KIND}
+        with serve(TRIPTYCH_ALLOW_ANY_MODEL="1", TRIPTYCH_MAX_TOKENS="512", TRIPTYCH_MAX_CHARS="20000",
+                   TRIPTYCH_CACHE_SIZE="9") as (url, _):
+            client = Client(url, verbose=False)
+            for name, folder in folders.items():
+                model, tokenizer, bare = _bare(folder, name)
+                for size in SIZES:
+                    text = text_of(tokenizer, size)
+                    count = len(tokenizer(text)["input_ids"])
+                    repeats = repeats_short if size <= 64 else repeats_long
+                    reference = _times(lambda: bare(text), repeats)
+                    for endpoint, args, passes in ENDPOINTS:
+                        rows.append(_endpoint_row(client, endpoint.format(name=name), args(folder, text, name), repeats,
+                                                  dict(model=name, tokens=count, bare=reference, passes=passes)))
+                del model
+    return rows
+
+
+def _endpoint_row(client, api, args, repeats, row) -> dict:
+    note = ""
+    try:
+        times = _times(lambda: client.predict(*args, api_name=api), repeats)
+    except Exception as err:  # the app refused (by design, or a size or time limit): report its message
+        message = str(err).splitlines()[0]
+        if api == "/attention_data" and "attention weights" in message:
+            note = "all layers are over TRIPTYCH_MAX_NUMBERS: one layer asked for"
+            times = _times(lambda: client.predict(*args[:2], 0, api_name=api), repeats)
+        else:
+            return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
+    return {**row, "endpoint": api, "p50": float(np.percentile(times, 50)) * 1000,
+            "p95": float(np.percentile(times, 95)) * 1000, "note": note}
+
+
+def report(rows: list[dict]) -> list[str]:
+    """The table, and the verdict on the target: endpoints behind the views, bert-base at 64
+    tokens, p50 at most 2 x (the bare forward passes their work needs) + 50 ms."""
+    lines = ["| model | tokens | endpoint | forward passes | p50 (ms) | p95 (ms) | bare forward p50 (ms) | "
+             "p50 / bare | budget (ms) | within | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    verdicts = []
+    for r in rows:
+        bare = float(np.percentile(r["bare"], 50)) * 1000
+        passes = r["passes"]
+        budget = 2 * passes * bare + 50 if passes is not None else float("nan")
+        within = "" if passes is None else ("yes" if r["p50"] <= budget else "no")
+        if r["model"] == TARGET and abs(r["tokens"] - TARGET_TOKENS) <= 4 and passes is not None:
+            verdicts.append((r["endpoint"], r["p50"], budget, within == "yes"))
+        lines.append(f"| {r['model']}-base | {r['tokens']} | {r['endpoint']} | "
+                     f"{'raw data' if passes is None else passes} | {r['p50']:.0f} | {r['p95']:.0f} | {bare:.0f} | "
+                     f"{r['p50'] / bare:.2f} | {budget:.0f} | {within} | {r['note']} |")
+    tab = {r["endpoint"]: r["p50"] for r in rows
+           if r["model"] == TARGET and abs(r["tokens"] - TARGET_TOKENS) <= 4}
+    met = sum(v[3] for v in verdicts)
+    missed = [f"{e} {p:.0f} ms > {b:.0f} ms" for e, p, b, ok in verdicts if not ok]
+    summary = (f"Target (bert-base at {TARGET_TOKENS} tokens, every endpoint behind a view): p50 at most 2 x the bare "
+               f"forward passes its work needs + 50 ms. Met by {met} of {len(verdicts)}"
+               + (": missed by " + ", ".join(missed) + "." if missed else ".")
+               + f" The Attention tab is /attention_view, then /attention_overview (every head's weights, drawn): "
+               f"{tab.get('/attention_view', float('nan')):.0f} + {tab.get('/attention_overview', float('nan')):.0f} ms.")
+    return [summary, "", *lines]
