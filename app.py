@@ -71,7 +71,10 @@ SESSIONS = max(10, int(os.environ.get("TRIPTYCH_SESSIONS", "500")))
 # Requests waiting beyond the running ones; past this the page says "This application is currently
 # busy. Please try again." (HTTP 503) at once instead of making the whole room wait minutes.
 QUEUE_ENV = "TRIPTYCH_QUEUE_SIZE"
-LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS)
+# Gradio 6's run history keeps every run's inputs and outputs (our figures) in the browser's
+# localStorage and rewrites all of it after each run: measured here, the four Compare columns went
+# from 0.46 s to 1.7 s per Run within 25 runs. A lecture hall's shared PCs should not keep them either.
+LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS, run_history=False)
 
 
 MESSAGES = [(re.compile(m["pattern"], re.S), m["zh"])
@@ -1060,8 +1063,11 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             text = gr.Textbox(EXAMPLE_TEXT, label=L("Text"), scale=5, elem_id="text")
             run = gr.Button(L("Run"), variant="primary", scale=1, elem_id="run")
-            # Clicked by assets/app.js 300 ms after the last keystroke: the debounced "as you type".
-            settled = gr.Button("settled", elem_id="text-settled", elem_classes=["relay"])
+            # One relay per Compare column, all clicked by assets/app.js on Run, Enter and 300 ms after
+            # the last keystroke. Gradio's page runs the listeners of ONE trigger one after another,
+            # waiting for each to finish; four triggers run side by side (two at a time here).
+            settled = {slug: gr.Button("settled", elem_id=f"text-settled-{slug}", elem_classes=["relay"])
+                       for slug, *_ in COLUMNS}
         gr.Examples(
             [["The cat chases a mouse"], ["I like eating [MASK] apples"], ["我喜欢吃苹果"],
              ["translate Chinese to English: 我喜欢机器学习"], ["小明买了一个杯子 [SEP] 他把杯子放在桌子上"],
@@ -1073,8 +1079,7 @@ def build_demo() -> gr.Blocks:
                 explain("compare")
                 with gr.Row(equal_height=False):
                     for slug, family, title, blurb, default in COLUMNS:
-                        _compare_column(slug, family, title, blurb, default, text,
-                                        [run.click, settled.click, text.submit])
+                        _compare_column(slug, family, title, blurb, default, text, [settled[slug].click])
             with gr.Tab(L("Attention"), id="attention", elem_id="tab-attention") as attention_tab:
                 _attention_tab(text, run, attention_tab)
             with gr.Tab(L("Masks"), id="masks", elem_id="tab-masks") as masks_tab:

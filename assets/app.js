@@ -4,13 +4,24 @@
   const $ = (selector) => document.querySelector(selector);
   const press = (id) => $(`#${id}`)?.click();
 
-  // 1. Typing in the text box: 300 ms after the last keystroke, click #text-settled, so the
-  //    Compare columns run once per pause instead of once per key.
+  // 1. The Compare columns run on Run, on Enter in the text box, and 300 ms after the last
+  //    keystroke (once per pause, not once per key). Each column has its own relay button: one
+  //    Gradio trigger runs its listeners one after another, separate clicks run side by side.
+  const settle = () => document.querySelectorAll("[id^='text-settled-']").forEach((button) => button.click());
   let typing = null;
   document.addEventListener("input", (event) => {
     if (!event.target.closest || !event.target.closest("#text")) return;
     clearTimeout(typing);
-    typing = setTimeout(() => press("text-settled"), 300);
+    typing = setTimeout(settle, 300);
+  });
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#run")) settle();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && event.target.closest && event.target.closest("#text")) {
+      clearTimeout(typing);
+      settle();
+    }
   });
 
   // 2. A click on a tile of the all-heads overview: write "x|y" (the cell's axis labels) into
@@ -113,7 +124,7 @@
       lastRestore = restored.value;
       let state = {};
       try { state = JSON.parse(restored.value); } catch (err) { state = {}; }
-      press("text-settled");
+      settle();
       if (state.tab && state.tab !== "compare") press(`tab-${state.tab}-button`);
       if (state.tab === "decoding" && state.step) setTimeout(() => press("dec-goto"), 200);
     }

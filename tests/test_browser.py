@@ -365,3 +365,31 @@ def test_a_full_queue_shows_busy_in_both_languages_then_recovers(page, busy_app,
 def test_no_errors_in_the_page(page):
     assert page.locator("[data-testid='toast-body']").count() == 0
     assert page.console_errors == []
+    # Gradio's run history (off: it rewrote every run's figures into localStorage after each run,
+    # 0.46 s -> 1.7 s per Run within 25 runs) has kept nothing from all the runs above.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('gradio:run-history'))") == []
+
+
+def test_the_compare_columns_run_side_by_side(page, busy_app):
+    """One relay per column: the page sends the four runs at once. (Listeners of one Gradio trigger
+    run one after another, each waiting for the last to finish: then only one run would start.)"""
+    other = page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    try:
+        busy_app.gate.set()
+        other.goto(busy_app.url)
+        other.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
+                                "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
+        _settled(other)
+        busy_app.gate.clear()
+        while busy_app.started.acquire(timeout=0):
+            pass
+        other.locator("#text textarea").fill("The cat sees the keys")  # the debounced relays, no Run
+        assert busy_app.started.acquire(timeout=20) and busy_app.started.acquire(timeout=10), \
+            "the second column did not start while the first was still running"
+        busy_app.gate.set()
+        for slug in ("bert", "gpt", "t5", "llama"):
+            other.wait_for_function(f"document.querySelector('#tokens-{slug}').innerText.includes('keys')",
+                                    timeout=30_000)
+    finally:
+        busy_app.gate.set()
+        other.close()
