@@ -74,7 +74,9 @@ QUEUE_ENV = "TRIPTYCH_QUEUE_SIZE"
 # Gradio 6's run history keeps every run's inputs and outputs (our figures) in the browser's
 # localStorage and rewrites all of it after each run: measured here, the four Compare columns went
 # from 0.46 s to 1.7 s per Run within 25 runs. A lecture hall's shared PCs should not keep them either.
-LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS, run_history=False)
+# Gradio's own GRADIO_RUN_HISTORY=true turns it back on.
+RUN_HISTORY = os.environ.get("GRADIO_RUN_HISTORY", "false").strip().lower() == "true"
+LAUNCH = dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=SESSIONS, run_history=RUN_HISTORY)
 
 
 MESSAGES = [(re.compile(m["pattern"], re.S), m["zh"])

@@ -10,14 +10,17 @@ the same machine, because absolute times on shared machines are noise:
 - the same overview against BertViz's head_view and model_view (html returned);
 - step-by-step decoding throughput against model.generate(), and with vs without the KV cache;
 - cold start to first answer and resident memory in a fresh process;
-- a bounded load test: 50 gradio_client sessions x 10 mixed requests x 3 rounds on loopback.
+- every public endpoint's latency through gradio_client on base-sized models at 16-512 tokens,
+  against the bare forward pass (benchmarks/latency.py);
+- the page in Chromium: Run pressed 30 times, with Gradio's run history on (its default) vs off;
+- a bounded load test: 50 gradio_client sessions x 10 mixed requests x 3 rounds on loopback, and
+  six rounds past the session capacity.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -255,6 +258,52 @@ def cold_start_and_memory() -> list[str]:
     ]
 
 
+def page_runs(runs: int = 30) -> list[str]:
+    """Chromium presses Run `runs` times on the Compare page (four columns, embedded models): time
+    until every column is drawn, with Gradio's run history on (its default) and off (ours)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.load import serve
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        return ["Chromium is not installed; skipped."]
+    idle = "document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0"
+    drawn = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, #col-t5 .js-plotly-plot, "
+             "#col-llama .js-plotly-plot').length >= 8")
+    results = {}
+    for history in ("true", "false"):
+        with serve(GRADIO_RUN_HISTORY=history) as (url, _), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
+                                                                       "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            page.goto(url)
+            page.wait_for_function(drawn, timeout=120_000)
+            times = []
+            for _ in range(runs):
+                page.wait_for_function(idle, timeout=60_000)
+                start = page.evaluate("performance.now()")
+                page.locator("#run").click()
+                page.wait_for_timeout(50)
+                page.wait_for_function(idle, timeout=60_000, polling=5)
+                times.append(page.evaluate("performance.now()") - start)
+            browser.close()
+        results[history] = times
+    on, off = results["true"], results["false"]
+    first, last = slice(0, 5), slice(runs - 5, runs)
+    return [
+        f"Run pressed {runs} times; median ms until every view it started is drawn (the four columns and the Attention "
+        "tab's run).", "",
+        f"| Gradio run history | runs 1-5 | runs {runs - 4}-{runs} |", "|---|---|---|",
+        f"| on (Gradio's default) | {np.median(on[first]):.0f} | {np.median(on[last]):.0f} |",
+        f"| off (this app) | {np.median(off[first]):.0f} | {np.median(off[last]):.0f} |",
+        f"| ratio off / on | {np.median(off[first]) / np.median(on[first]):.2f} | "
+        f"{np.median(off[last]) / np.median(on[last]):.2f} |",
+    ]
+
+
 def load_test() -> list[str]:
     """50 gradio_client sessions x 10 mixed requests, three rounds, against the app in its own
     process; then, with the session capacity at 50, six rounds of 50 new sessions each."""
@@ -286,6 +335,13 @@ def _load_rows(rounds: list[dict]) -> list[str]:
         for kind, count in r["errors"].items():
             rows.append(f"|  | {count} x {kind} | | | | | | | |")
     return rows
+
+
+def latency_section() -> list[str]:
+    from benchmarks import latency
+
+    doc = latency.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
+    return [doc, "", *latency.report(latency.measure())]
 
 
 def main() -> None:
@@ -322,6 +378,14 @@ def main() -> None:
         "## Cold start and memory",
         "",
         *cold_start_and_memory(),
+        "",
+        "## Endpoint latency on base-sized models",
+        "",
+        *latency_section(),
+        "",
+        "## The page over a lecture: Run pressed 30 times",
+        "",
+        *page_runs(),
         "",
         "## Load: 50 sessions x 10 requests x 3 rounds (loopback)",
         "",
