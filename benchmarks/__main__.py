@@ -337,6 +337,36 @@ def _load_rows(rounds: list[dict]) -> list[str]:
     return rows
 
 
+def fuzz_section(examples: int = 200) -> list[str]:
+    """Fresh random bad input for every public endpoint (tests/test_fuzz.py, `examples` each)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "fuzz.json"
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+                             cwd=root, capture_output=True, text=True, timeout=3600,
+                             env={**os.environ, "TRIPTYCH_FUZZ_EXAMPLES": str(examples), "TRIPTYCH_FUZZ_RANDOM": "1",
+                                  "TRIPTYCH_FUZZ_REPORT": str(report), "HF_HUB_OFFLINE": "1"})
+        wall = time.perf_counter() - started
+        counts = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    verdict = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else f"pytest exited {run.returncode}"
+    rows = [f"Arbitrary Unicode, 2-3k character texts, None, NaN, +-inf, +-1e12 and text for numbers, unknown and "
+            f"malicious model names: {examples} fresh random inputs per endpoint, called as the server calls it "
+            f"({wall:.0f} s; pytest: {verdict}).", "",
+            "| endpoint | inputs | results | clear errors | internal errors |", "|---|---|---|---|---|"]
+    for name, outcome in counts.items():
+        rows.append(f"| /{name.removeprefix('api_')} | {sum(outcome.values())} | {outcome.get('result', 0)} | "
+                    f"{outcome.get('clear error', 0)} | {outcome.get('internal error', 0)} |")
+    total = {k: sum(c.get(k, 0) for c in counts.values()) for k in ("result", "clear error", "internal error")}
+    rows.append(f"| all | {sum(total.values())} | {total['result']} | {total['clear error']} | {total['internal error']} |")
+    return rows
+
+
 def latency_section() -> list[str]:
     from benchmarks import latency
 
@@ -345,7 +375,13 @@ def latency_section() -> list[str]:
 
 
 def main() -> None:
+    import logging
+
     from models.loading import configure_threads
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for noisy in ("httpx", "gradio_client", "transformers", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     threads = configure_threads(2)
     lines = [
@@ -386,6 +422,10 @@ def main() -> None:
         "## The page over a lecture: Run pressed 30 times",
         "",
         *page_runs(),
+        "",
+        "## Bad input",
+        "",
+        *fuzz_section(),
         "",
         "## Load: 50 sessions x 10 requests x 3 rounds (loopback)",
         "",

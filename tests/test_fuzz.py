@@ -1,5 +1,14 @@
 """Hypothesis-driven bad input for every public endpoint, called as the server calls it: each
-answer is a result or a clear gr.Error (never an internal error, never a crash)."""
+answer is a result or a clear gr.Error (never an internal error, never a crash).
+
+The suite tries 50 fixed (derandomized) inputs per endpoint. `python -m benchmarks` runs this file
+with TRIPTYCH_FUZZ_EXAMPLES (inputs per endpoint) and TRIPTYCH_FUZZ_RANDOM=1 (fresh random inputs)
+and reads the counts from the JSON file named by TRIPTYCH_FUZZ_REPORT.
+"""
+
+import json
+import os
+from collections import Counter
 
 import gradio as gr
 import pytest
@@ -9,6 +18,8 @@ from hypothesis import strategies as st
 import app
 
 TRIED: dict[str, int] = {}
+OUTCOMES: dict[str, Counter] = {}
+EXAMPLES = int(os.environ.get("TRIPTYCH_FUZZ_EXAMPLES", "50"))
 
 MODELS = st.sampled_from(["mini-bert", "mini-gpt", "mini-t5", "mini-llama", "mini-mixtral"]) | st.text(max_size=40) \
     | st.sampled_from(["", "../../etc/passwd", "/tmp", "openai-community/gpt2x", "gpt2; rm -rf /", None])
@@ -16,18 +27,21 @@ TEXTS = st.text(max_size=300) | st.text(min_size=2000, max_size=3000) \
     | st.sampled_from(["", "   ", "[MASK]", "[SEP]", "<script>alert(1)</script>", "\x00\x01", "🤖" * 50, None])
 NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-10**12, max_value=10**12) \
     | st.sampled_from([0, 1, -1, 2**63, float("nan"), "3", "x", None])
-FUZZ = settings(max_examples=50, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("TRIPTYCH_FUZZ_RANDOM") != "1",
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 def _call(name, *args):
     TRIED[name] = TRIED.get(name, 0) + 1
+    outcomes = OUTCOMES.setdefault(name, Counter())
     try:
         result = getattr(app, name)(*args)
     except gr.Error as err:
+        outcomes["internal error" if err.title == "Internal error · 内部错误" else "clear error"] += 1
         assert err.title != "Internal error · 内部错误", (name, args, err.message)
         assert err.message and len(err.message) < 2000
         return None
+    outcomes["result"] += 1
     assert isinstance(result, (dict, list)), (name, type(result))
     return result
 
@@ -63,6 +77,9 @@ def test_endpoint(name):
 def test_report_how_many_inputs_were_tried():
     """Runs last in this file: every endpoint got its inputs."""
     endpoints = [n for n in dir(app) if n.startswith("api_") and n != "api_models"]
-    missing = [n for n in endpoints if TRIED.get(n, 0) < 50]
+    missing = [n for n in endpoints if TRIED.get(n, 0) < EXAMPLES]
     assert not missing, missing
     print(f"fuzzing: {sum(TRIED.values())} inputs over {len(TRIED)} endpoints")
+    if os.environ.get("TRIPTYCH_FUZZ_REPORT"):
+        with open(os.environ["TRIPTYCH_FUZZ_REPORT"], "w", encoding="utf-8") as out:
+            json.dump({name: dict(OUTCOMES[name]) for name in sorted(OUTCOMES)}, out, indent=1)

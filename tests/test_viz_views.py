@@ -34,6 +34,35 @@ def test_overview_tiles_are_the_heads():
     assert len(fig.data) == 1 and z.dtype == np.float32
 
 
+def test_long_texts_are_shown_in_blocks_of_their_largest_weight():
+    a = _set(kind="decoder", tokens=tuple(f"t{i}" for i in range(130)), layers=2, heads=3)
+    assert overview.blocks(64) == [(i, i + 1) for i in range(64)]
+    spans = overview.blocks(130)
+    assert spans[0] == (0, 3) and spans[-1] == (129, 130) and len(spans) == 44
+    fig = overview.overview_figure(a)
+    z = np.asarray(fig.data[0].z)
+    r = len(spans)
+    assert z.shape == (2 * (r + 1) - 1, 3 * (r + 1) - 1)
+    allowed = np.where(a.mask > 0, a.attn, -np.inf)
+    for layer, head, (i, (qa, qb)), (j, (ka, kb)) in [(1, 2, (0, spans[0]), (0, spans[0])), (0, 1, (5, spans[5]), (2, spans[2])),
+                                                     (1, 0, (43, spans[43]), (43, spans[43]))]:
+        cell = z[layer * (r + 1) + i, head * (r + 1) + j]
+        assert cell == allowed[layer, head, qa:qb, ka:kb].max()
+    assert np.isnan(z[0, 5])  # layer 0, head 0, block (q0-2, k15-17): above the causal diagonal, all masked
+    assert "blocks of 3 x 3 tokens" in fig.layout.title.text and "largest weight" in fig.data[0].hovertemplate
+    x, y = list(fig.data[0].x), list(fig.data[0].y)
+    assert y[0] == "L0 q0-2" and x[(r + 1) + 1] == "H1 k3-5"
+    assert overview.parse_pick(x[(r + 1) + 1], y[(r + 1) + 5]) == (1, 1)
+
+
+def test_overview_of_a_base_model_at_512_tokens_stays_small():
+    n = 512
+    attn = np.full((12, 12, n, n), 1 / n, np.float32)
+    fig = overview.overview_figure(AttentionSet("encoder", attn, np.ones((n, n), np.float32), ("t",) * n, ("t",) * n))
+    assert np.asarray(fig.data[0].z).size <= (12 * 65) ** 2
+    assert len(fig.to_json()) < 5_000_000
+
+
 def test_clicked_cell_names_its_head():
     a = _set()
     fig = overview.overview_figure(a)

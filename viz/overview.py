@@ -4,6 +4,11 @@ One trace with NaN gaps between tiles draws in a fraction of the time of one sub
 (see docs/benchmarks.md). Rows and columns are labelled "L<layer> q<query>" and
 "H<head> k<key>", so a hovered or clicked cell names its head; the app reads the click to open
 that head.
+
+A tile has at most MAX_TILE x MAX_TILE cells. Longer texts are shown in blocks of neighbouring
+queries and keys, each cell the largest weight of its block (a one-token diagonal or sink stays
+visible); up to 64 tokens every cell is one weight. Without this, 12 x 12 heads at 512 tokens
+would be 38 M cells, ~200 MB for the browser to receive and draw.
 """
 
 from __future__ import annotations
@@ -16,24 +21,38 @@ from viz.heatmap import KIND_TITLES
 from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text
 
 
+MAX_TILE = 64
+
+
+def blocks(n: int) -> list[tuple[int, int]]:
+    """[start, end) of the blocks that n positions are shown in: single positions up to MAX_TILE."""
+    step = -(-n // MAX_TILE)
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
 def tile_grid(attn: AttentionSet) -> np.ndarray:
-    """(layers * (q + 1) - 1, heads * (k + 1) - 1) float32: the tiles, NaN in gaps and masked cells."""
+    """(layers * (r + 1) - 1, heads * (c + 1) - 1) float32 for r query blocks and c key blocks: the
+    tiles (each cell the largest allowed weight of its block), NaN in gaps and fully masked cells."""
     layers, heads, q, k = attn.attn.shape
-    grid = np.full((layers * (q + 1) - 1, heads * (k + 1) - 1), np.nan, dtype=np.float32)
-    masked = attn.mask <= 0
+    rows, cols = blocks(q), blocks(k)
+    allowed = np.where(attn.mask > 0, attn.attn.astype(np.float32), -np.inf)
+    pooled = np.maximum.reduceat(allowed, [r[0] for r in rows], axis=2)
+    pooled = np.maximum.reduceat(pooled, [c[0] for c in cols], axis=3)
+    pooled[np.isneginf(pooled)] = np.nan
+    r, c = len(rows), len(cols)
+    grid = np.full((layers * (r + 1) - 1, heads * (c + 1) - 1), np.nan, dtype=np.float32)
     for layer in range(layers):
         for head in range(heads):
-            tile = attn.attn[layer, head].astype(np.float32).copy()
-            tile[masked] = np.nan
-            grid[layer * (q + 1):layer * (q + 1) + q, head * (k + 1):head * (k + 1) + k] = tile
+            grid[layer * (r + 1):layer * (r + 1) + r, head * (c + 1):head * (c + 1) + c] = pooled[layer, head]
     return grid
 
 
-def _labels(count: int, size: int, prefix: str, inner: str, tokens: tuple[str, ...]) -> list[str]:
+def _labels(count: int, spans: list[tuple[int, int]], prefix: str, inner: str, tokens: tuple[str, ...]) -> list[str]:
     """Category labels along one axis; gap rows/columns get unique blank-ish labels."""
     out = []
     for block in range(count):
-        out += [f"{prefix}{block} {inner}{i} {plotly_text(tokens[i])}" for i in range(size)]
+        out += [f"{prefix}{block} {inner}{a} {plotly_text(tokens[a])}" if b - a == 1 else
+                f"{prefix}{block} {inner}{a}-{b - 1}" for a, b in spans]
         if block < count - 1:
             out.append(" " * (block + 1))
     return out
@@ -51,8 +70,10 @@ def parse_pick(x: str, y: str) -> tuple[int, int]:
 
 def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
     layers, heads, q, k = attn.attn.shape
-    x = _labels(heads, k, "H", "k", attn.key_tokens)
-    y = _labels(layers, q, "L", "q", attn.query_tokens)
+    rows, cols = blocks(q), blocks(k)
+    pooled = len(rows) < q or len(cols) < k
+    x = _labels(heads, cols, "H", "k", attn.key_tokens)
+    y = _labels(layers, rows, "L", "q", attn.query_tokens)
     fig = go.Figure(
         go.Heatmap(
             z=tile_grid(attn),
@@ -62,13 +83,17 @@ def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
             zmin=0.0,
             zmax=1.0,
             hoverongaps=False,
-            hovertemplate="%{y} → %{x}<br>weight %{z:.4f}<extra>click to open this head</extra>",
+            hovertemplate="%{y} → %{x}<br>" + ("largest weight in this block" if pooled else "weight")
+            + " %{z:.4f}<extra>click to open this head</extra>",
             colorbar=dict(title=dict(text="weight"), thickness=14),
             name="overview",
         )
     )
+    q, k = len(rows), len(cols)
     size = int(min(1100, max(420, 28 * max(layers, heads) + 3 * max(q, k) * max(layers, heads) // 2)))
     title = f"{model_name + ' · ' if model_name else ''}{KIND_TITLES.get(attn.kind, attn.kind)}: all {layers} x {heads} heads"
+    if pooled:
+        title += f" (blocks of {rows[0][1]} x {cols[0][1]} tokens, largest weight)"
     layout = base_layout(title, height=size)
     layout["margin"] = dict(l=70, r=10, t=48, b=60)
     fig.update_layout(
