@@ -152,6 +152,17 @@ def _number(value, name: str, integer: bool = True):
     return int(number) if integer else number
 
 
+def _kind_classes(kinds) -> list[str]:
+    return ["kinds", *(f"has-{k}" for k in kinds)]
+
+
+def _kinds(kinds, value: str, **props) -> dict:
+    """An attention-kind radio showing the kinds this model has. Its choices stay all three (the
+    page hides the others, style.css): Gradio checks a request's value against the session's
+    choices, so narrowing them would refuse the next call that names another model's kind."""
+    return gr.update(value=value, elem_classes=_kind_classes(kinds), **props)
+
+
 def _bound(count: int, value: int) -> dict:
     """A layer or head slider's update for a model with `count` of them. A slider needs maximum >
     minimum, so a one-layer model keeps 0..1, fixed at 0 (the handlers clamp)."""
@@ -237,7 +248,7 @@ def run_column(model, text, kind, layer, head):
         trace = run_trace(model, text)
         kind = kind if kind in trace.kinds else trace.kinds[-1]
         tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name)
-        kinds = gr.Radio(choices=list(trace.kinds), value=kind, visible=len(trace.kinds) > 1)
+        kinds = _kinds(trace.kinds, kind, visible=len(trace.kinds) > 1)
         shown = dataclasses.replace(trace, notices=tuple(bilingual(n) for n in trace.notices))
         return (trace, tokens, outputs_html(shown), kinds, *_head_view(trace, kind, layer, head))
 
@@ -258,7 +269,8 @@ def _compare_column(slug, family, title, blurb, default, text, triggers) -> None
         # Every kind is a valid choice from the start: an API call or another model in this column
         # may ask for any; each run narrows the choices to the model's own.
         kind = gr.Radio(list(KINDS), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
-                        visible=family == "encoder-decoder", elem_id=f"kind-{slug}")
+                        visible=family == "encoder-decoder", elem_id=f"kind-{slug}",
+                        elem_classes=_kind_classes(KINDS if family == "encoder-decoder" else (family,)))
         with gr.Row(elem_classes=["controls"]):
             # Wide bounds until the first run sets the model's own; the handlers clamp to them.
             layer = gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"layer-{slug}")
@@ -296,7 +308,7 @@ def run_attention(model, text, kind, layer, head):
     with user_errors():
         trace = run_trace(model, text)
         kind = kind if kind in trace.kinds else trace.kinds[-1]
-        kinds = gr.Radio(choices=list(trace.kinds), value=kind)
+        kinds = _kinds(trace.kinds, kind)
         return (trace, kinds, *_head_view(trace, kind, layer, head))
 
 
@@ -332,7 +344,8 @@ def _head_controls(prefix: str, model: str, kind: str) -> tuple:
     """Model, attention kind, layer and head: the knobs of a one-head view, ids `{prefix}-model` ...
     The sliders start wide; the first run sets the model's own bounds and the handlers clamp."""
     return (gr.Dropdown(_choices(), value=model, label=L("Model"), allow_custom_value=True, elem_id=f"{prefix}-model"),
-            gr.Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind"),
+            gr.Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind",
+                     elem_classes=_kind_classes((kind,))),
             gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Layer"), elem_id=f"{prefix}-layer"),
             gr.Slider(0, MAX_INDEX, value=0, step=1, label=L("Head"), elem_id=f"{prefix}-head"))
 
@@ -485,7 +498,7 @@ def run_graph(model, text, kind, layer, head, threshold, position):
         layer, head = _clamp(layer, attn.layers - 1), _clamp(head, attn.heads - 1)
         graph = token_graph(attn, layer, head, threshold)
         result = _importance(trace, position, kind)
-        return (gr.Radio(choices=list(kinds), value=kind), _bound(attn.layers, layer),
+        return (_kinds(kinds, kind), _bound(attn.layers, layer),
                 _bound(attn.heads, head), token_graph_figure(graph),
                 importance_figure(result, trace.model_name))
 

@@ -376,13 +376,18 @@ def test_view_endpoints_take_any_allowed_model_and_kind(client, tiny_models, all
     view, and (when the server allows it) a local folder in a Compare column."""
     kind, layer, head, mask_plot, attn_plot = client.predict("mini-gpt", "the cat", "decoder", 1, 2,
                                                              api_name="/attention_view")
-    assert kind["value"] == "decoder" and kind["choices"] == [["decoder", "decoder"]]
+    assert kind["value"] == "decoder" and kind["elem_classes"] == ["kinds", "has-decoder"]
     assert "layer 1" in attn_plot["plot"] and mask_plot["type"] == "plotly"
     # The overview follows in its own step, from the run this session just made.
     over = client.predict("decoder", api_name="/attention_overview")
     assert "Mini GPT-2" in over["plot"] and "all 4 x 4 heads" in over["plot"]
+    # The same session asks for an encoder-decoder's kind next: still accepted.
+    kind, *_, attn_plot = client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/attention_view")
+    assert kind["value"] == "cross" and "has-cross" in kind["elem_classes"] and "cross-attention" in attn_plot["plot"]
     result = client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/compare_bert")
     assert result[2]["value"] == "cross" and "cross-attention" in result[-1]["plot"]
+    result = client.predict("mini-gpt", "the cat", "decoder", 0, 0, api_name="/compare_bert")
+    assert result[2]["value"] == "decoder"
     monkeypatch.delenv("TRIPTYCH_ALLOW_ANY_MODEL")
     with pytest.raises(Exception, match="Unknown model"):
         client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/compare_bert")

@@ -79,6 +79,8 @@ def _settled(page, timeout: int = 60_000) -> None:
 
 def test_choosing_t5_decoder_attention_redraws_it(page):
     _settled(page)
+    visible = "[...document.querySelectorAll('#{} label')].filter(l => l.offsetParent !== null).map(l => l.innerText.trim())"
+    assert page.evaluate(visible.format("kind-t5")) == ["encoder", "decoder", "cross"]
     page.locator("#kind-t5 label", has_text="decoder").first.click()
     page.wait_for_function(
         "[...document.querySelectorAll('#attn-t5 .js-plotly-plot')]"
@@ -101,6 +103,9 @@ def test_overview_click_opens_that_head(page, tmp_path):
     _open_tab(page, "Attention")  # selecting the tab runs the model on the current text, once
     _wait_plots(page, "#overview")
     page.wait_for_function("document.querySelector('#overview .js-plotly-plot').layout.title.text.includes('Mini BERT')")
+    shown = page.evaluate("[...document.querySelectorAll('#att-kind label')].filter(l => l.offsetParent !== null)"
+                          ".map(l => l.innerText.trim())")
+    assert shown == ["encoder"]  # BERT has one kind; the others stay valid choices but are hidden
     # The Run click and the tab switch both redraw the overview; a redraw that lands after the click
     # shows head 0 again, so click again, as a person would.
     for attempt in range(3):
