@@ -29,7 +29,7 @@ from models.architecture import dims
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
-from models.trace import clean_text
+from models.trace import clean_text, position_limit
 
 STRATEGIES = ("greedy", "sample", "beam")
 STAGES = ("raw", "after_temperature", "after_top_k", "after_top_p", "final")
@@ -196,6 +196,11 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
     prompt_ids = tok(prompt, return_tensors="pt")["input_ids"].to(loaded.device)
     if prompt_ids.shape[1] == 0:
         raise ValueError("The prompt gave no tokens for this model; type some words.")
+    # A decoder's new tokens take positions too; past its last position embedding it would fail.
+    needed = prompt_ids.shape[1] + (0 if loaded.family == "encoder-decoder" else int(settings.max_new_tokens))
+    if needed > position_limit(loaded):
+        raise ValueError(f"The prompt is {prompt_ids.shape[1]} tokens; with the new tokens that is more than the "
+                         f"{position_limit(loaded)} positions allowed here. Shorten the prompt or ask for fewer tokens.")
     eos = loaded.model.generation_config.eos_token_id
     eos_ids = [] if eos is None else list(eos) if isinstance(eos, list) else [eos]
     rows = int(settings.num_beams) if settings.strategy == "beam" else 1

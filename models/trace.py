@@ -72,7 +72,7 @@ def _sliding_window(config) -> int | None:
     return None
 
 
-def _position_limit(loaded: LoadedModel) -> int:
+def position_limit(loaded: LoadedModel) -> int:
     cfg = loaded.model.config
     limits = [max_tokens()]
     for name in ("max_position_embeddings", "n_positions"):
@@ -136,7 +136,7 @@ def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_
         raise ValueError("top_k must be between 1 and 50.")
     loaded = get_model(key, device)
     notices = list(cut)
-    enc = _encode(loaded, text, _position_limit(loaded), notices)
+    enc = _encode(loaded, text, position_limit(loaded), notices)
     ids = enc["input_ids"][0].tolist()
     valid = enc["attention_mask"][0].float().cpu().numpy() if "attention_mask" in enc else np.ones(len(ids), np.float32)
     common = _common(loaded, ids)
@@ -219,7 +219,7 @@ def run_padded_batch(key: str, texts: list[str], *, device: str | None = None) -
     if not 1 <= len(texts) <= 8:
         raise ValueError("Give between 1 and 8 sentences for a batch.")
     texts = [clean_text(t)[0] for t in texts]
-    enc = loaded.tokenizer(texts, padding=True, truncation=True, max_length=_position_limit(loaded), return_tensors="pt")
+    enc = loaded.tokenizer(texts, padding=True, truncation=True, max_length=position_limit(loaded), return_tensors="pt")
     enc = {k: v.to(loaded.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
     out = loaded.model(**enc, output_attentions=True)
     stacked = torch.stack(out.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
@@ -253,7 +253,7 @@ def run_prefix_lm(key: str, text: str, prefix: int, *, device: str | None = None
     if loaded.family != "decoder":
         raise ValueError(f"{loaded.spec.name} is a {loaded.family}; the prefix-LM mask is applied to decoders.")
     notices = list(cut)
-    enc = _encode(loaded, text, _position_limit(loaded), notices)
+    enc = _encode(loaded, text, position_limit(loaded), notices)
     ids = enc["input_ids"][0].tolist()
     n = len(ids)
     prefix = int(prefix)

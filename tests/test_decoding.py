@@ -283,3 +283,14 @@ def test_beam_tree_figure_carries_the_tree():
     with pytest.raises(ValueError, match="beam strategy"):
         dviz.beam_tree_figure(decode("mini-gpt", GPT_PROMPT, Settings(max_new_tokens=3)))
     assert "beam search: knobs ignored" in dviz.stages_figure(result, 0).layout.title.text
+
+
+def test_a_prompt_that_would_run_past_the_positions_is_refused():
+    # Found by random fuzzing: 129 zeros and one new token ran mini-gpt past its position table.
+    from models.trace import position_limit
+
+    limit = position_limit(get_model("mini-gpt"))
+    with pytest.raises(ValueError, match=f"more than the {limit} positions allowed here"):
+        decode("mini-gpt", "0" * 129, Settings("greedy", max_new_tokens=1))
+    assert decode("mini-gpt", "0" * 20, Settings("greedy", max_new_tokens=1)).token_ids
+    assert decode("mini-t5", "translate English to Chinese: " + "cat " * 40, Settings("greedy", max_new_tokens=2))
