@@ -152,6 +152,11 @@ def _number(value, name: str, integer: bool = True):
     return int(number) if integer else number
 
 
+def _shown_kind(trace, kind: str) -> str:
+    """The asked-for attention kind when the model has it, else its last (cross for T5)."""
+    return kind if kind in trace.kinds else trace.kinds[-1]
+
+
 def _kind_classes(kinds) -> list[str]:
     return ["kinds", *(f"has-{k}" for k in kinds)]
 
@@ -246,7 +251,7 @@ def _head_view(trace, kind, layer, head):
 def run_column(model, text, kind, layer, head):
     with user_errors():
         trace = run_trace(model, text)
-        kind = kind if kind in trace.kinds else trace.kinds[-1]
+        kind = _shown_kind(trace, kind)
         tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name)
         kinds = _kinds(trace.kinds, kind, visible=len(trace.kinds) > 1)
         shown = dataclasses.replace(trace, notices=tuple(bilingual(n) for n in trace.notices))
@@ -307,7 +312,7 @@ def _compare_column(slug, family, title, blurb, default, text, triggers) -> None
 def run_attention(model, text, kind, layer, head):
     with user_errors():
         trace = run_trace(model, text)
-        kind = kind if kind in trace.kinds else trace.kinds[-1]
+        kind = _shown_kind(trace, kind)
         kinds = _kinds(trace.kinds, kind)
         return (trace, kinds, *_head_view(trace, kind, layer, head))
 
@@ -326,7 +331,7 @@ def draw_overview(trace, kind):
     if trace is None:
         return gr.skip()
     with user_errors():
-        kind = kind if kind in trace.kinds else trace.kinds[-1]
+        kind = _shown_kind(trace, kind)
         return overview_figure(trace.attention(kind), trace.model_name)
 
 

@@ -27,22 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.latency import timed
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 TEXT_32 = ("The keys to the cabinet that the man found are on the table near the door and the cat sees them "
            "today while the old dog sleeps")
 REPEATS = 15
-
-
-def _times(fn, repeats: int = REPEATS) -> list[float]:
-    fn()
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def _p(values: list[float], q: float) -> float:
@@ -68,8 +60,8 @@ def compare_latency() -> list[str]:
                 else:
                     loaded.model(**enc)
 
-        handler = _times(lambda: app.run_column(key, TEXT_32, "cross", 0, 0))
-        reference = _times(bare)
+        handler = timed(lambda: app.run_column(key, TEXT_32, "cross", 0, 0), REPEATS)
+        reference = timed(bare, REPEATS)
         rows.append(f"| {slug} ({key}) | {n} | {_p(handler, 50):.1f} | {_p(handler, 95):.1f} | "
                     f"{_p(reference, 50):.1f} | {_p(handler, 50) / _p(reference, 50):.1f}x |")
     return rows
@@ -103,7 +95,7 @@ def _figures():
     return tiled, subplots
 
 
-def draw_times(figures: dict[str, str], repeats: int = 3) -> dict[str, float] | None:
+def drawtimed(figures: dict[str, str], repeats: int = 3) -> dict[str, float] | None:
     """Median ms for headless Chromium to draw each figure JSON, or None without Chromium."""
     import shutil
 
@@ -139,9 +131,9 @@ def draw_times(figures: dict[str, str], repeats: int = 3) -> dict[str, float] | 
 
 def overview_cost() -> list[str]:
     tiled, subplots = _figures()
-    t_tiled, t_sub = _times(tiled, 3), _times(subplots, 3)
+    t_tiled, t_sub = timed(tiled, 3), timed(subplots, 3)
     j_tiled, j_sub = tiled(), subplots()
-    draw = draw_times({"tiled": j_tiled, "subplots": j_sub})
+    draw = drawtimed({"tiled": j_tiled, "subplots": j_sub})
     d_tiled = f"{draw['tiled']:.0f}" if draw else "n/a"
     d_sub = f"{draw['subplots']:.0f}" if draw else "n/a"
     d_ratio = f"{draw['tiled'] / draw['subplots']:.2f}" if draw else "n/a"
@@ -182,10 +174,10 @@ def bertviz_cost() -> list[str]:
 
     rows = ["| 12 x 12 heads, 64 tokens | build p50 (ms) | bytes | our build / theirs | our bytes / theirs |",
             "|---|---|---|---|---|"]
-    t_ours, b_ours = _times(ours, 5), len(ours())
+    t_ours, b_ours = timed(ours, 5), len(ours())
     rows.append(f"| all-heads overview (ours) | {_p(t_ours, 50):.0f} | {b_ours:,} | | |")
     for name, fn in (("BertViz head_view", heads_html), ("BertViz model_view", model_html)):
-        t, b = _times(fn, 5), len(fn())
+        t, b = timed(fn, 5), len(fn())
         rows.append(f"| {name} | {_p(t, 50):.0f} | {b:,} | {_p(t_ours, 50) / _p(t, 50):.2f} | {b_ours / b:.2f} |")
     rows += ["", "Target: our bytes and build time at most half of BertViz's (ratio <= 0.50)."]
     return rows
@@ -207,15 +199,15 @@ def decoding_throughput() -> list[str]:
                 ("greedy, 32 tokens", Settings("greedy", max_new_tokens=32), dict(do_sample=False)),
                 ("beam 4, 32 tokens", Settings("beam", num_beams=4, max_new_tokens=32), dict(do_sample=False, num_beams=4))):
             count = len(decode(key, prompt, settings).token_ids)
-            ours = _times(lambda: decode(key, prompt, settings), 5)
-            off = _times(lambda: decode(key, prompt, Settings(settings.strategy, num_beams=settings.num_beams,
+            ours = timed(lambda: decode(key, prompt, settings), 5)
+            off = timed(lambda: decode(key, prompt, Settings(settings.strategy, num_beams=settings.num_beams,
                                                              max_new_tokens=32, use_cache=False)), 5)
 
             def reference():
                 with torch.inference_mode():
                     loaded.model.generate(**enc, max_new_tokens=32, **kwargs)
 
-            theirs = _times(reference, 5)
+            theirs = timed(reference, 5)
             rate, ref_rate = count / (_p(ours, 50) / 1000), count / (_p(theirs, 50) / 1000)
             rows.append(f"| {key} | {name} ({count} generated) | {rate:.0f} | {ref_rate:.0f} | {rate / ref_rate:.2f} | "
                         f"{_p(ours, 50) / _p(off, 50):.2f} |")

@@ -58,7 +58,8 @@ def text_of(tokenizer, tokens: int) -> str:
     return " ".join(words[:low])
 
 
-def _times(fn, repeats: int) -> list[float]:
+def timed(fn, repeats: int) -> list[float]:
+    """Seconds of `repeats` calls of fn, after one warm-up call."""
     fn()
     out = []
     for _ in range(repeats):
@@ -106,7 +107,7 @@ def measure() -> list[dict]:
                     count = len(tokenizer(text)["input_ids"])
                     repeats = REPEATS[size]
                     log.info("latency: %s-base at %d tokens", name, count)
-                    reference = _times(lambda: bare(text), repeats)
+                    reference = timed(lambda: bare(text), repeats)
                     for endpoint, args, passes in ENDPOINTS:
                         rows.append(_endpoint_row(client, endpoint.format(name=name), args(folder, text, name), repeats,
                                                   dict(model=name, tokens=count, bare=reference, passes=passes)))
@@ -117,12 +118,12 @@ def measure() -> list[dict]:
 def _endpoint_row(client, api, args, repeats, row) -> dict:
     note = ""
     try:
-        times = _times(lambda: client.predict(*args, api_name=api), repeats)
+        times = timed(lambda: client.predict(*args, api_name=api), repeats)
     except Exception as err:  # the app refused (by design, or a size or time limit): report its message
         message = str(err).splitlines()[0]
         if api == "/attention_data" and "attention weights" in message:
             note = "all layers are over TRIPTYCH_MAX_NUMBERS: one layer asked for"
-            times = _times(lambda: client.predict(*args[:2], 0, api_name=api), repeats)
+            times = timed(lambda: client.predict(*args[:2], 0, api_name=api), repeats)
         else:
             return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
     return {**row, "endpoint": api, "p50": float(np.percentile(times, 50)) * 1000,

@@ -16,6 +16,8 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+COLUMNS_DRAWN = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
+                 "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 
 
@@ -28,8 +30,7 @@ def page(live_url):
         page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))
         page.goto(live_url)
-        page.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
-                               "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
+        page.wait_for_function(COLUMNS_DRAWN, timeout=90_000)
         yield page
         browser.close()
 
@@ -323,25 +324,31 @@ _TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patt
               "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)"}
 
 
+def _held_page(page, busy_app, crashes: list | None = None):
+    """A second page on the busy app, drawn with its gate open; then the gate is closed (the next
+    model runs wait) and the count of started runs is emptied."""
+    other = page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    if crashes is not None:
+        other.on("pageerror", lambda e: crashes.append(str(e)))
+    busy_app.gate.set()
+    other.goto(busy_app.url)
+    other.wait_for_function(COLUMNS_DRAWN, timeout=90_000)
+    _settled(other)
+    busy_app.gate.clear()
+    while busy_app.started.acquire(timeout=0):
+        pass
+    return other
+
+
 def test_a_full_queue_shows_busy_in_both_languages_then_recovers(page, busy_app, tmp_path):
     """API clients take the two workers and the two queue places of a server whose runs are held;
     pressing Run in the page must then say "busy, try again" (and in Chinese) at once."""
     from gradio_client import Client
     from gradio_client.utils import Status
 
-    main_page = page
-    page = main_page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    crashes = []
+    page = _held_page(page, busy_app, crashes)
     try:
-        crashes = []
-        page.on("pageerror", lambda e: crashes.append(str(e)))
-        busy_app.gate.set()
-        page.goto(busy_app.url)
-        page.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
-                               "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
-        _settled(page)
-        busy_app.gate.clear()
-        while busy_app.started.acquire(timeout=0):
-            pass
         jobs = [Client(busy_app.url, verbose=False).submit("mini-gpt", "hello there", api_name="/attention_data")
                 for _ in range(4)]
         for _ in range(2):
@@ -378,16 +385,8 @@ def test_no_errors_in_the_page(page):
 def test_the_compare_columns_run_side_by_side(page, busy_app):
     """One relay per column: the page sends the four runs at once. (Listeners of one Gradio trigger
     run one after another, each waiting for the last to finish: then only one run would start.)"""
-    other = page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    other = _held_page(page, busy_app)
     try:
-        busy_app.gate.set()
-        other.goto(busy_app.url)
-        other.wait_for_function("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
-                                "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8", timeout=90_000)
-        _settled(other)
-        busy_app.gate.clear()
-        while busy_app.started.acquire(timeout=0):
-            pass
         other.locator("#text textarea").fill("The cat sees the keys")  # the debounced relays, no Run
         assert busy_app.started.acquire(timeout=20) and busy_app.started.acquire(timeout=10), \
             "the second column did not start while the first was still running"
