@@ -252,7 +252,7 @@ def run_column(model, text, kind, layer, head):
     with user_errors():
         trace = run_trace(model, text)
         kind = _shown_kind(trace, kind)
-        tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name)
+        tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name, unfamiliar=trace.unfamiliar)
         kinds = _kinds(trace.kinds, kind, visible=len(trace.kinds) > 1)
         shown = dataclasses.replace(trace, notices=tuple(bilingual(n) for n in trace.notices))
         return (trace, tokens, outputs_html(shown), kinds, *_head_view(trace, kind, layer, head))
@@ -643,6 +643,7 @@ def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed
         beams = int(num_beams) if strategy == "beam" else 1
         settings = _settings(strategy, temperature, top_k, top_p, seed, max_new, beams, use_cache)
         fresh = decode(model, prompt, settings)
+        fresh = dataclasses.replace(fresh, notices=tuple(bilingual(n) for n in fresh.notices))
         if action == "end":
             index = len(fresh.steps) - 1
         elif result is None and action != "goto":

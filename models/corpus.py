@@ -569,10 +569,46 @@ def indefinite_article(word: str) -> str:
     return "a"
 
 
+# Share of pairs drawn from the open-vocabulary frames and phrasebooks of models/lexicon.py
+# (the rest come from this grammar, whose determined positions the evaluation measures).
+OPEN_SHARE = 0.55
+# Share of statements given a final full stop (。 / .), as typed text often has one.
+PUNCTUATED = 0.2
+
+
+def _punctuate(pair: Pair) -> Pair:
+    if pair.en.text.endswith(("?", "!")) or pair.zh.text.endswith(("？", "！")):
+        return pair
+    return Pair(Sentence(pair.zh.text + "。", "zh", pair.zh.template, pair.zh.determined),
+                Sentence(pair.en.text + ".", "en", pair.en.template, pair.en.determined))
+
+
 def pairs(n: int, seed: int = 0) -> list[Pair]:
-    """n parallel sentence pairs, the same for the same seed."""
+    """n parallel sentence pairs, the same for the same seed.
+
+    One-to-one across the whole list (a sentence always has the same translation), and never a
+    sentence of the held-out natural set that `python -m models.evaluate` measures.
+    """
+    # Imported here: models.lexicon builds on this module's types.
+    from models import lexicon
+
     grammar = Grammar(seed)
-    return [grammar.pair() for _ in range(n)]
+    open_grammar = lexicon.OpenGrammar(grammar)
+    held = {s for pair in lexicon.held_out() for s in pair}
+    zh_of: dict[str, str] = {}
+    en_of: dict[str, str] = {}
+    out: list[Pair] = []
+    while len(out) < n:
+        pair = open_grammar.pair() if grammar.chance(OPEN_SHARE) else None
+        pair = pair or grammar.pair()
+        if grammar.chance(PUNCTUATED):
+            pair = _punctuate(pair)
+        zh, en = pair.zh.text, pair.en.text
+        if zh.rstrip("。") in held or en.rstrip(".") in held or zh_of.get(en, zh) != zh or en_of.get(zh, en) != en:
+            continue
+        zh_of[en], en_of[zh] = zh, en
+        out.append(pair)
+    return out
 
 
 def stories(n: int, seed: int = 0) -> list[tuple[Pair, Pair]]:
@@ -591,7 +627,8 @@ def sentences(n: int, seed: int = 0) -> list[Sentence]:
 
 
 def lexicon_size() -> dict[str, int]:
-    """Distinct words in each language's lexicon (English inflected forms counted once each)."""
+    """Distinct words in each language's lexicon, this grammar's and models/lexicon.py's
+    (English inflected forms counted once each)."""
     en: set[str] = set()
     zh: set[str] = set()
     rows = [(n[:1], n[1]) for n in NAMES]
@@ -600,6 +637,12 @@ def lexicon_size() -> dict[str, int]:
     rows += [(v[:3], v[3]) for v in VERBS]
     rows += [((a[0],), a[1]) for a in ADJECTIVES]
     rows += [((t[0],), t[1]) for t in TIMES]
+    from models import lexicon
+
+    lex = lexicon.lexicon()
+    rows += [((n.en, n.pl or n.en), n.zh) for n in lex.nouns]
+    rows += [((v.en, v.s, v.past, v.ing), v.zh) for v in lex.verbs]
+    rows += [((a.en,), a.zh) for a in lex.adjectives]
     for english, chinese in rows:
         en.update(english)
         zh.add(chinese)

@@ -41,6 +41,16 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class Familiarity:
+    """Input tokens a model cannot really read (see models/familiarity.py)."""
+
+    flags: np.ndarray  # (seq,) bool, True where the model cannot really read the token
+    unknown: tuple[str, ...] = ()  # source text behind [UNK] tokens
+    byte_pieces: tuple[str, ...] = ()  # characters spelled as loose bytes
+    rare: tuple[str, ...] = ()  # tokens (as shown) rarely or never seen in training
+
+
+@dataclass(frozen=True)
 class Trace:
     model_key: str
     model_name: str
@@ -54,6 +64,13 @@ class Trace:
     decoder_tokens: tuple[str, ...] = ()  # encoder-decoders: the decoder's input tokens
     next_sentence: float | None = None  # encoders with an NSP head, on a "A [SEP] B" pair: P(IsNext)
     notices: tuple[str, ...] = field(default=())
+    familiarity: Familiarity | None = None
+
+    @property
+    def unfamiliar(self) -> np.ndarray:  # (seq,) bool
+        if self.familiarity is None:
+            return np.zeros(len(self.tokens), dtype=bool)
+        return self.familiarity.flags
 
     @property
     def kinds(self) -> tuple[str, ...]:

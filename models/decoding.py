@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from transformers import DynamicCache, EncoderDecoderCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+from models import familiarity
 from models.architecture import dims
+from models.data import Familiarity
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
@@ -115,6 +117,8 @@ class Decoding:
     steps: tuple[Step, ...]  # for beam search: along the winning hypothesis
     stopped: str  # "eos" or "length"
     beams: BeamTree | None = None
+    familiarity: Familiarity | None = None  # which prompt tokens the model cannot really read
+    notices: tuple[str, ...] = ()
 
 
 def check_settings(settings: Settings, family: str) -> Settings:
@@ -211,8 +215,11 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
     else:
         generated, steps, stopped = _one_path(runner, tok, settings, set(eos_ids))
         tree = None
-    return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, prompt_ids[0].tolist()),
-                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree)
+    ids = prompt_ids[0].tolist()
+    found = familiarity.assess(tok, ids, loaded.token_counts, prompt)
+    return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, ids),
+                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree,
+                    found, familiarity.notices(loaded.spec.name, found))
 
 
 def _candidates(stages: list[torch.Tensor], final: torch.Tensor, row: int) -> tuple[list[int], np.ndarray]:
@@ -426,7 +433,10 @@ def decoding_to_json(result: Decoding) -> dict:
             "step_ms": round(s.seconds * 1000, 3), "cache_bytes": s.cache_bytes,
         })
     out = {"model": result.model_key, "text": result.text, "token_ids": list(result.token_ids),
-           "prompt_tokens": list(result.prompt_tokens), "stopped": result.stopped, "steps": steps}
+           "prompt_tokens": list(result.prompt_tokens), "stopped": result.stopped, "steps": steps,
+           "notices": list(result.notices)}
+    if result.familiarity is not None:
+        out["unfamiliar"] = familiarity.to_json(result.familiarity)
     if result.beams is not None:
         tree = result.beams
         out["beams"] = {

@@ -20,10 +20,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import numpy as np
 import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from models.familiarity import read_counts
 from models.registry import FAMILIES, ModelSpec, resolve
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class LoadedModel:
     model: torch.nn.Module
     tokenizer: object
     device: torch.device
+    token_counts: np.ndarray | None = None  # (vocab,) int64 training occurrences, where the checkpoint records them
 
 
 def configure_threads(concurrent_requests: int) -> int:
@@ -192,7 +195,8 @@ def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:
         raise _unavailable(spec, reason.splitlines()[0][:300]) from None
     model.to(device).eval()
     log.info("loaded %s (%s) on %s", spec.key, type(model).__name__, device)
-    return LoadedModel(spec, family, model, tokenizer, device)
+    counts = read_counts(spec.source) if spec.is_local else None
+    return LoadedModel(spec, family, model, tokenizer, device, counts)
 
 
 class ModelCache:

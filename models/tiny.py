@@ -37,12 +37,14 @@ SAMPLE_TEXT = (
 
 WIDTH, LAYERS, HEADS = 64, 2, 4
 
-# name -> (tokenizer builder, vocabulary size)
+# name -> (tokenizer builder, vocabulary size): the common hanzi every vocabulary holds, plus a
+# few hundred learned pieces.
+_HANZI = len(tokenization.COMMON_HANZI)
 TOKENIZERS = {
-    "mini-bert": (tokenization.build_wordpiece, 300),
+    "mini-bert": (tokenization.build_wordpiece, _HANZI + 300),
     "mini-gpt": (tokenization.build_byte_bpe, 320),
-    "mini-llama": (tokenization.build_byte_fallback_bpe, 400),
-    "mini-t5": (tokenization.build_sentencepiece_unigram, 200),
+    "mini-llama": (tokenization.build_byte_fallback_bpe, _HANZI + 400),
+    "mini-t5": (tokenization.build_sentencepiece_unigram, _HANZI + 200),
 }
 
 

@@ -9,6 +9,10 @@ save_pretrained and loads back through AutoTokenizer like a Hub tokenizer:
 - T5: SentencePiece-style Unigram with the Metaspace "▁" word marker and sentinel tokens
   <extra_id_N> for span corruption (Raffel et al. 2020).
 - LLaMA: BPE with byte fallback: unknown characters become <0xNN> byte tokens (Touvron et al. 2023).
+
+Every vocabulary holds the 3,755 level-1 characters of GB 2312 (the most common hanzi) as single
+tokens, whether the training text used them or not, so that what people type in Chinese is
+read character by character (as bert-base-chinese does), not as [UNK] or loose UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -35,10 +39,25 @@ def _split_cjk(then):
 
 _BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
 
+
+def gb2312_level1() -> tuple[str, ...]:
+    """The 3,755 level-1 hanzi of GB 2312: rows 16-55 (bytes 0xB0-0xD7), cells 0xA1-0xFE, row 55
+    ending at 0xF9, decoded with Python's own codec, so no character list is shipped."""
+    return tuple(bytes([row, cell]).decode("gb2312") for row in range(0xB0, 0xD8)
+                 for cell in range(0xA1, 0xFF) if row < 0xD7 or cell <= 0xF9)
+
+
+COMMON_HANZI = gb2312_level1()
+
 # Every printable ASCII character, added to each tokenizer's training text so that any English
 # letter, digit or punctuation mark has a token even if the corpus never used it.
 ASCII = " ".join(chr(c) for c in range(33, 127))
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
+
+
+def _with_common_hanzi(texts: Iterable[str]) -> list[str]:
+    # BERT's pre-tokenizer isolates every CJK character, so one occurrence makes it a token.
+    return [*texts, " ".join(COMMON_HANZI)]
 
 
 def build_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -50,7 +69,8 @@ def build_wordpiece(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     tok.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+        _with_common_hanzi(texts),
+        trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False),
     )
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
@@ -85,9 +105,39 @@ def build_byte_bpe(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizer
             show_progress=False,
         ),
     )
+    tok = _merge_whole_characters(tok, COMMON_HANZI)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=eos, eos_token=eos, unk_token=eos, pad_token=eos
     )
+
+
+def _merge_whole_characters(tok: Tokenizer, chars: Sequence[str]) -> Tokenizer:
+    """Append the byte-level merges that make each character one token.
+
+    BPE learns merges by frequency, so characters the corpus uses rarely (or never) would stay
+    two or three byte tokens. Each CJK character is its own pre-token, so merges appended after
+    the learned ones (lowest priority) only ever join that character's own bytes. A merge the
+    corpus learned may already have joined two of its bytes: the loop then merges what is left.
+    """
+    spec = json.loads(tok.to_str())
+    vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
+    ranks = {tuple(m): i for i, m in enumerate(merges)}
+    to_unicode = {b: c for c, b in _BYTE_LEVEL.items()}
+    for ch in chars:
+        pieces = [to_unicode[b] for b in ch.encode("utf-8")]
+        while len(pieces) > 1:
+            # Apply known merges first, in rank order, exactly as the model will.
+            known = [(ranks[(a, b)], i) for i, (a, b) in enumerate(zip(pieces, pieces[1:])) if (a, b) in ranks]
+            if known:
+                i = min(known)[1]
+            else:
+                i = 0
+                ranks[(pieces[0], pieces[1])] = len(merges)
+                merges.append([pieces[0], pieces[1]])
+            joined = pieces[i] + pieces[i + 1]
+            vocab.setdefault(joined, len(vocab))
+            pieces[i:i + 2] = [joined]
+    return Tokenizer.from_str(json.dumps(spec))
 
 
 def build_sentencepiece_unigram(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -99,9 +149,11 @@ def build_sentencepiece_unigram(texts: Iterable[str], vocab_size: int) -> PreTra
     tok.train_from_iterator(
         texts,
         trainers.UnigramTrainer(
-            vocab_size=vocab_size,
+            # Unigram refuses a vocabulary smaller than its alphabet (tiny test models ask for one).
+            vocab_size=max(vocab_size, len(COMMON_HANZI) + 256),
             special_tokens=["<pad>", "</s>", "<unk>", *sentinels],
             unk_token="<unk>",
+            initial_alphabet=list(COMMON_HANZI),
             show_progress=False,
         ),
     )
@@ -125,7 +177,7 @@ def build_byte_fallback_bpe(texts: Iterable[str], vocab_size: int) -> PreTrained
         texts,
         trainers.BpeTrainer(
             vocab_size=vocab_size - len(_BYTE_TOKENS), special_tokens=specials,
-            limit_alphabet=2000, show_progress=False,
+            initial_alphabet=list(COMMON_HANZI), limit_alphabet=len(COMMON_HANZI) + 2000, show_progress=False,
         ),
     )
     # The 256 byte tokens belong to the vocabulary proper, right after the specials, as in

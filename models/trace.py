@@ -9,12 +9,14 @@ API can use it freely and gr.State can copy it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
 import numpy as np
 import torch
 
+from models import familiarity
 from models.data import AttentionSet, Candidate, Prediction, Trace
 from models.loading import LoadedModel, get_model
 from models.tokenization import display_tokens
@@ -120,11 +122,19 @@ def _special(loaded: LoadedModel, ids: list[int]) -> np.ndarray:
     return np.array([i in special for i in ids], dtype=bool)
 
 
-def _common(loaded: LoadedModel, ids: list[int]) -> dict:
-    """The Trace fields every run fills the same way: the model and the input tokens."""
-    return dict(model_key=loaded.spec.key, model_name=loaded.spec.name, family=loaded.family,
-                tokens=display_tokens(loaded.tokenizer, ids), token_ids=np.asarray(ids, dtype=np.int64),
-                special=_special(loaded, ids))
+def _common(loaded: LoadedModel, ids: list[int], text: str | None = None,
+            notices: list[str] | None = None) -> dict:
+    """The Trace fields every run fills the same way: the model and the input tokens, and (given
+    the text) which of them the model cannot really read, said in `notices`."""
+    common = dict(model_key=loaded.spec.key, model_name=loaded.spec.name, family=loaded.family,
+                  tokens=display_tokens(loaded.tokenizer, ids), token_ids=np.asarray(ids, dtype=np.int64),
+                  special=_special(loaded, ids))
+    if text is not None:
+        found = familiarity.assess(loaded.tokenizer, ids, loaded.token_counts, *_split_pair(loaded, text))
+        common["familiarity"] = found
+        if notices is not None:
+            notices.extend(familiarity.notices(loaded.spec.name, found))
+    return common
 
 
 @torch.inference_mode()
@@ -139,7 +149,7 @@ def run_trace(key: str, text: str, *, top_k: int = 5, max_new_tokens: int = MAX_
     enc = _encode(loaded, text, position_limit(loaded), notices)
     ids = enc["input_ids"][0].tolist()
     valid = enc["attention_mask"][0].float().cpu().numpy() if "attention_mask" in enc else np.ones(len(ids), np.float32)
-    common = _common(loaded, ids)
+    common = _common(loaded, ids, text, notices)
     if loaded.family == "encoder":
         return _trace_encoder(loaded, enc, valid, top_k, common, notices)
     if loaded.family == "decoder":
@@ -225,13 +235,18 @@ def run_padded_batch(key: str, texts: list[str], *, device: str | None = None) -
     stacked = torch.stack(out.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
     traces = []
     for row in range(len(texts)):
-        common = _common(loaded, enc["input_ids"][row].tolist())
+        row_ids = enc["input_ids"][row].tolist()
         valid = enc["attention_mask"][row].float().cpu().numpy()
         padding = int((valid == 0).sum())
-        notices = (f"{padding} [PAD] token(s) make this row as long as the longest.",) if padding else ()
+        notices = [f"{padding} [PAD] token(s) make this row as long as the longest."] if padding else []
+        common = _common(loaded, row_ids[: len(row_ids) - padding], texts[row], notices)
+        common["tokens"] = display_tokens(loaded.tokenizer, row_ids)
+        common.update(token_ids=np.asarray(row_ids, dtype=np.int64), special=_special(loaded, row_ids))
+        common["familiarity"] = dataclasses.replace(
+            common["familiarity"], flags=np.concatenate([common["familiarity"].flags, np.zeros(padding, bool)]))
         tokens = common["tokens"]
         attn = AttentionSet("encoder", stacked[row], _key_mask(valid), tokens, tokens)
-        traces.append(Trace(**common, attentions=(attn,), notices=notices))
+        traces.append(Trace(**common, attentions=(attn,), notices=tuple(notices)))
     return tuple(traces)
 
 
@@ -263,7 +278,7 @@ def run_prefix_lm(key: str, text: str, prefix: int, *, device: str | None = None
     additive = torch.zeros(1, 1, n, n, device=loaded.device)
     additive[0, 0][torch.from_numpy(mask == 0).to(loaded.device)] = torch.finfo(torch.float32).min
     out = loaded.model(input_ids=enc["input_ids"], attention_mask=additive, output_attentions=True)
-    common = _common(loaded, ids)
+    common = _common(loaded, ids, text, notices)
     attn = AttentionSet("decoder", _stack(out.attentions), mask, common["tokens"], common["tokens"])
     return Trace(**common, attentions=(attn,), notices=tuple(notices))
 
@@ -315,6 +330,8 @@ def trace_to_json(trace: Trace, layer: int | None = None) -> dict:
         }
     result["outputs"] = _outputs_json(trace)
     result["notices"] = list(trace.notices)
+    if trace.familiarity is not None:
+        result["unfamiliar"] = familiarity.to_json(trace.familiarity)
     return result
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 from transformers import (
@@ -46,7 +47,7 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
-from models import corpus, tokenization
+from models import corpus, familiarity, tokenization
 from models.registry import ASSETS
 
 log = logging.getLogger(__name__)
@@ -65,28 +66,38 @@ class Recipe:
     steps: int
     batch_size: int
     lr: float
+    width: int = 192
     pairs: int = 300_000
     stories: int = 40_000
 
 
+# Vocabulary sizes hold the 3,755 common hanzi (models/tokenization.py) plus about as many
+# learned pieces for English; byte-level BPE gets its forced character merges on top (about 8,000
+# in all). Widths and steps fit 20 minutes per model on 2 idle CPU cores (docs/decisions.md).
 RECIPES = {
-    "mini-bert": Recipe("mini-bert", "encoder", tokenization.build_wordpiece, 1500, 6000, 64, 1e-3),
-    "mini-gpt": Recipe("mini-gpt", "decoder", tokenization.build_byte_bpe, 1500, 5000, 64, 1e-3),
-    "mini-llama": Recipe("mini-llama", "decoder", tokenization.build_byte_fallback_bpe, 1500, 5000, 64, 1e-3),
-    "mini-t5": Recipe("mini-t5", "encoder-decoder", tokenization.build_sentencepiece_unigram, 2000, 3000, 64, 3e-3),
-    "mini-mixtral": Recipe("mini-mixtral", "decoder", tokenization.build_byte_fallback_bpe, 1500, 4000, 64, 1e-3),
+    # BERT and T5 learn more from more steps of a narrower model than from fewer of a wider one
+    # (docs/decisions.md): width 128, as many steps as 20 minutes allow.
+    "mini-bert": Recipe("mini-bert", "encoder", tokenization.build_wordpiece, 8000, 8500, 64, 1e-3, width=128),
+    "mini-gpt": Recipe("mini-gpt", "decoder", tokenization.build_byte_bpe, 6000, 3000, 64, 1e-3),
+    "mini-llama": Recipe("mini-llama", "decoder", tokenization.build_byte_fallback_bpe, 8000, 3500, 64, 1e-3),
+    "mini-t5": Recipe("mini-t5", "encoder-decoder", tokenization.build_sentencepiece_unigram, 8000, 4500, 64, 3e-3,
+                      width=128),
+    # Eight experts of 1.5x the width hold most of the parameters: width 128 keeps the file under 10 MB.
+    "mini-mixtral": Recipe("mini-mixtral", "decoder", tokenization.build_byte_fallback_bpe, 8000, 2500, 64, 1e-3,
+                           width=128),
 }
 
 EXPERTS, EXPERTS_PER_TOKEN = 8, 2
 
-WIDTH, LAYERS, HEADS = 128, 4, 4
+LAYERS, HEADS = 4, 4
 
 
-def build_model(name: str, tok, width: int = WIDTH, layers: int = LAYERS, heads: int = HEADS) -> torch.nn.Module:
+def build_model(name: str, tok, width: int | None = None, layers: int = LAYERS, heads: int = HEADS) -> torch.nn.Module:
     """A freshly initialised model of the recipe's class, sized to stay well under 10 MB.
 
-    T5 splits `layers` between its encoder and decoder.
+    T5 splits `layers` between its encoder and decoder. `width` defaults to the recipe's.
     """
+    width = width or RECIPES[name].width
     if name == "mini-bert":
         return BertForPreTraining(BertConfig(
             vocab_size=len(tok), hidden_size=width, num_hidden_layers=layers, num_attention_heads=heads,
@@ -343,6 +354,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}", refresh=False)
     model.eval()
+    counts = token_counts(tok, tokenizer_texts(pairs, stories))
     if getattr(model.config, "output_router_logits", False):
         # Training needs the routers' load-balancing loss; inference asks for router logits when it wants them.
         model.config.output_router_logits = False
@@ -360,7 +372,15 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         "torch_threads": torch.get_num_threads(),
     }
     save(model, tok, out_dir, summary)
+    familiarity.write_counts(out_dir, counts)
     return summary
+
+
+def token_counts(tok, texts: list[str]) -> np.ndarray:
+    """(vocab,) int64: how often each token id occurs in the training texts, so the app can say
+    which input tokens a model rarely or never saw (models/familiarity.py)."""
+    ids = [i for row in tok(texts, add_special_tokens=False)["input_ids"] for i in row]
+    return np.bincount(np.asarray(ids, dtype=np.int64), minlength=len(tok))
 
 
 def save(model, tok, out_dir: Path, summary: dict, dtype: torch.dtype = torch.float16) -> None:
@@ -387,9 +407,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     parser.add_argument("--out", type=Path, default=None, help="folder for the checkpoints (default assets/models)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation and model card")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="torch threads (the bits of a checkpoint depend on it: BLAS sums in another order)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, args.threads))
     names = list(RECIPES) if args.model == "all" else [args.model]
     for name in names:
         out = (args.out / name) if args.out else ASSETS / name

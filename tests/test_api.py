@@ -391,3 +391,29 @@ def test_view_endpoints_take_any_allowed_model_and_kind(client, tiny_models, all
     monkeypatch.delenv("TRIPTYCH_ALLOW_ANY_MODEL")
     with pytest.raises(Exception, match="Unknown model"):
         client.predict(tiny_models["mini-t5"], "the cat", "cross", 0, 0, api_name="/compare_bert")
+
+
+def test_unreadable_input_is_named_in_the_api(client):
+    """Nothing a model cannot read passes silently: [UNK], byte pieces and rarely trained tokens."""
+    bert = client.predict("mini-bert", "我喜欢😀", api_name="/attention_data")
+    unfamiliar = bert["unfamiliar"]
+    assert unfamiliar["unknown"] == ["😀"]
+    assert [t for t, f in zip(bert["tokens"], unfamiliar["flags"]) if f] == ["[UNK]"]
+    assert any("😀" in n and "means little" in n for n in bert["notices"])
+    gpt = client.predict("mini-gpt", "人工智能龘", api_name="/attention_data")
+    assert gpt["unfamiliar"]["byte_pieces"] == ["龘"] and gpt["unfamiliar"]["unknown"] == []
+    assert sum(gpt["unfamiliar"]["flags"]) == len(gpt["tokens"]) - 4  # 人工智能 are whole tokens
+    decoded = client.predict("mini-llama", "人工智能龘", "greedy", 1.0, 0, 1.0, 0, 3, 1, api_name="/decode")
+    assert decoded["unfamiliar"]["byte_pieces"] == ["龘"] and decoded["notices"]
+
+
+def test_rarely_trained_tokens_are_named(client):
+    from models.familiarity import RARE, read_counts
+
+    counts = read_counts(REGISTRY["mini-bert"].source)
+    tok = get_model("mini-bert").tokenizer
+    rare = [c for c in tok.convert_ids_to_tokens(list(range(len(tok))))
+            if len(c) == 1 and "\u4e00" <= c <= "\u9fff" and counts[tok.convert_tokens_to_ids(c)] < RARE]
+    common = "我"
+    data = client.predict("mini-bert", common + rare[0], api_name="/attention_data")
+    assert data["unfamiliar"]["rare"] == [rare[0]] and data["unfamiliar"]["flags"] == [False, False, True, False]

@@ -397,3 +397,25 @@ def test_the_compare_columns_run_side_by_side(page, busy_app):
     finally:
         busy_app.gate.set()
         other.close()
+
+
+def test_unreadable_tokens_are_framed_and_named_in_both_languages(page, live_url, tmp_path):
+    """An emoji BERT and T5 have no token for, and a rare hanzi the BPE models spell in bytes: every
+    column frames them and says so, in English and Chinese, on a page opened from a link."""
+    from urllib.parse import urlencode
+
+    other = page.context.browser.new_page(viewport={"width": 1600, "height": 1200})
+    try:
+        other.goto(f"{live_url}?{urlencode({'text': '人工智能正在改变世界 😀 龘'})}")
+        other.wait_for_function(COLUMNS_DRAWN, timeout=90_000)
+        for slug in ("bert", "gpt", "t5", "llama"):
+            other.wait_for_function(f"document.querySelectorAll('#tokens-{slug} .tok.unfamiliar').length >= 1",
+                                    timeout=60_000)
+        bert = other.locator("#tokens-bert .tok.unfamiliar").all_inner_texts()
+        assert bert == ["[UNK]", "[UNK]"]  # 😀 and 龘; the ten common hanzi are whole tokens
+        outputs = other.inner_text("#outputs-bert")
+        assert "😀, 龘" in outputs and "means little" in outputs and "意义不大" in outputs
+        assert "byte pieces" in other.inner_text("#outputs-gpt") and "字节片段" in other.inner_text("#outputs-gpt")
+        other.screenshot(path=str(_shots(tmp_path) / "unfamiliar.png"), full_page=False)
+    finally:
+        other.close()

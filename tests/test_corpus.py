@@ -2,7 +2,7 @@ import collections
 
 import pytest
 
-from models import corpus
+from models import corpus, lexicon
 
 LECTURE_ZH = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "今天天气真好，我想去公园散步"]
 LECTURE_EN = ["I love machine learning", "The cat chases a mouse", "I like eating apples"]
@@ -19,9 +19,9 @@ def test_same_seed_same_corpus_other_seed_other_corpus():
     assert corpus.stories(50, seed=5) == corpus.stories(50, seed=5)
 
 
-def test_lexicon_has_several_hundred_words_per_language():
+def test_lexicon_has_thousands_of_words_per_language():
     size = corpus.lexicon_size()
-    assert size["en"] >= 300 and size["zh"] >= 250
+    assert size["en"] >= 3000 and size["zh"] >= 2000
 
 
 def test_lecture_examples_are_ordinary_members(sample):
@@ -46,7 +46,7 @@ def test_translation_is_one_to_one(sample):
 
 def test_every_template_and_both_languages_occur(sample):
     templates = collections.Counter(p.en.template for p in sample)
-    assert set(templates) == set(corpus.Grammar.TEMPLATES)
+    assert set(templates) == set(corpus.Grammar.TEMPLATES) | set(lexicon.OpenGrammar.FRAMES)
     assert all(p.zh.lang == "zh" and p.en.lang == "en" for p in sample[:100])
 
 
@@ -57,7 +57,7 @@ def test_determined_marks_point_at_their_words(sample):
             for offset, word, _ in s.determined:
                 assert s.text[offset:].lower().startswith(word.lower()), (s.text, offset, word)
                 marks += 1
-    assert marks > len(sample)
+    assert marks > len(sample) // 2  # about half the pairs come from the marking grammar
 
 
 def test_agreement_follows_the_head_noun_not_the_attractor(sample):

@@ -212,8 +212,10 @@ def test_beam_search_equals_generate_when_hypotheses_end_early(name, tiny_models
     loaded = get_model(key)
     config = loaded.model.generation_config
     tried = ended_early = 0
-    for prompt in ("I like", "The cat chases a", "我喜欢"):
-        greedy = decode(key, prompt, Settings("greedy", max_new_tokens=12)).token_ids
+    # Greedy runs first, under the model's own end-of-sequence token (the loop changes it).
+    prompts = ("I like", "The cat chases a", "我喜欢")
+    greedies = {p: decode(key, p, Settings("greedy", max_new_tokens=12)).token_ids for p in prompts}
+    for prompt, greedy in greedies.items():
         for eos in ([greedy[2]], [greedy[1], greedy[4]]):
             for penalty, early in ((1.0, False), (2.0, False), (-1.0, False), (1.0, True), (1.5, "never")):
                 monkeypatch.setattr(config, "eos_token_id", eos)

@@ -54,7 +54,11 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
 def text_html(result: Decoding, upto: int) -> str:
     """The prompt, then each generated token shaded by the probability it had when chosen."""
     shown = result.steps[:max(0, int(upto))]
-    parts = [f'<span class="prompt" style="color:#555">{escape("".join(result.prompt_tokens))}</span>']
+    flags = result.familiarity.flags if result.familiarity is not None else [False] * len(result.prompt_tokens)
+    # Prompt tokens the model cannot really read get the token strips' dashed red frame.
+    prompt = "".join(f'<span class="unfamiliar" style="border:2px dashed #c0392b;background:#fde8e8">{escape(t)}</span>'
+                     if flag else escape(t) for t, flag in zip(result.prompt_tokens, flags))
+    parts = [f'<span class="prompt" style="color:#555">{prompt}</span>']
     for i, s in enumerate(shown):
         alpha = 0.15 + 0.85 * s.prob
         parts.append(f'<span class="gen" title="step {i + 1}: p = {s.prob:.4f}" '
@@ -65,7 +69,8 @@ def text_html(result: Decoding, upto: int) -> str:
         f"<div>step {len(shown)} of {len(result.steps)} · log-probability so far {last.logprob_sum:.3f} · "
         f"entropy {last.entropy:.3f} nats · step {last.seconds * 1000:.1f} ms · KV cache {last.cache_bytes:,} bytes"
         f"{' · stopped at end-of-sequence' if len(shown) == len(result.steps) and result.stopped == 'eos' else ''}</div>")
-    return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}'
+    notes = "".join(f'<div class="notice" style="color:#8a4b00">⚠ {escape(n)}</div>' for n in result.notices)
+    return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}{notes}'
 
 
 def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> go.Figure:

@@ -12,16 +12,23 @@ _CHIP = (
 )
 _SPECIAL = "background:#fde2b8;color:#6b3d00;"
 _NORMAL = "background:#eef3fb;color:#0b2545;"
+# Unknown, byte-piece or rarely-trained tokens: a dashed red frame, readable without colour too.
+_UNFAMILIAR = "background:#fde8e8;color:#7a1010;border:2px dashed #c0392b;"
 
 
-def tokens_html(tokens: tuple[str, ...], special=None, label: str = "") -> str:
-    """Token chips with their positions; special tokens added by the tokenizer in orange."""
+def _chip(i: int, token: str, special: bool, unfamiliar: bool) -> str:
+    classes = "tok" + (" special" if special else "") + (" unfamiliar" if unfamiliar else "")
+    style = _CHIP + (_SPECIAL if special else _UNFAMILIAR if unfamiliar else _NORMAL)
+    title = f"position {i}" + (": the model cannot really read this token" if unfamiliar else "")
+    return f'<span class="{classes}" style="{style}" title="{title}">{escape(token)}</span>'
+
+
+def tokens_html(tokens: tuple[str, ...], special=None, label: str = "", unfamiliar=None) -> str:
+    """Token chips with their positions; special tokens added by the tokenizer in orange, tokens
+    the model cannot really read (unknown, byte pieces, rarely trained) framed in dashed red."""
     special = [False] * len(tokens) if special is None else list(special)
-    chips = "".join(
-        f'<span class="tok{" special" if sp else ""}" style="{_CHIP}{_SPECIAL if sp else _NORMAL}" '
-        f'title="position {i}">{escape(t)}</span>'
-        for i, (t, sp) in enumerate(zip(tokens, special))
-    )
+    unfamiliar = [False] * len(tokens) if unfamiliar is None else list(unfamiliar)
+    chips = "".join(_chip(i, t, bool(sp), bool(u)) for i, (t, sp, u) in enumerate(zip(tokens, special, unfamiliar)))
     head = f"<b>{escape(label)}</b> ({len(tokens)} tokens) " if label else ""
     return f'<div class="tokens">{head}{chips}</div>'
 
