@@ -245,6 +245,16 @@ def evaluate(name: str, folder: Path | str | None = None, n: int = 1000, seed: i
     return result | natural.measures(loaded, family, translate)
 
 
+# Bars the committed checkpoints do not reach yet, with what they reach (docs/decisions.md). The
+# tests require every other bar and require these to be still short, so this list stays true.
+SHORTFALLS = {
+    ("mini-bert", "natural_masked_top5"): "0.48 of 0.50",
+    ("mini-t5", "exact_zh_en"): "0.83 of 0.90 (en -> zh 0.93 holds)",
+    ("mini-t5", "natural_chrf_zh_en"): "33 of 50",
+    ("mini-t5", "natural_chrf_en_zh"): "20 of 50",
+}
+
+
 def meets_thresholds(name: str, metrics: dict) -> dict[str, bool]:
     family = RECIPES[name].family
     ok = {key: metrics[key] >= bound for key, bound in THRESHOLDS[family].items()}
@@ -268,14 +278,20 @@ def _format(value) -> str:
 
 def _lexicon_line() -> str:
     lex = lexicon.lexicon()
-    return (f"{len(lex.nouns):,} nouns, {len(lex.verbs):,} verbs and {len(lex.adjectives):,} adjectives; "
-            f"{len(lex.phrases):,} phrasebook pairs")
+    return (f"{len(lex.nouns):,} nouns, {len(lex.verbs):,} verbs and {len(lex.adjectives):,} adjectives, "
+            f"and {len(lex.phrases):,} pairs of hand-written phrasebooks")
 
 
 def write_card(folder: Path, summary: dict, n: int = 1000) -> dict:
     """Evaluate a freshly trained checkpoint and write its model card (README.md)."""
+    metrics = evaluate(summary["name"], folder, n=n, seed=summary["seed"])
+    render_card(folder, summary, metrics, n)
+    return metrics
+
+
+def render_card(folder: Path, summary: dict, metrics: dict, n: int = 1000) -> None:
+    """metrics.json and the model card (README.md) from a training summary and its metrics."""
     name = summary["name"]
-    metrics = evaluate(name, folder, n=n, seed=summary["seed"])
     recipe = RECIPES[name]
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
@@ -294,9 +310,8 @@ def write_card(folder: Path, summary: dict, n: int = 1000) -> dict:
         "的-modifiers, adjective phrases (about 45 % of the pairs);",
         "- `models/lexicon.py` over `training/data/`: everyday frames (actions in four tenses, "
         "negation, descriptions, comparisons, there is, identity, wants and abilities, questions) "
-        f"over a hand-written lexicon of {_lexicon_line()}, and hand-written phrasebooks "
-        "(everyday, classroom and AI-course sentences, and sentences using the rarer common "
-        "hanzi) (about 55 %).",
+        f"over a hand-written lexicon of {_lexicon_line()} (everyday, classroom and AI-course "
+        "sentences, and sentences using the rarer common hanzi); about 55 % of the pairs.",
         "- The tokenizer holds the 3,755 level-1 characters of GB 2312 (enumerated with Python's "
         "codec) as single tokens; `token_counts.json` records how often each token occurred in "
         "training, so the app can say which input tokens the model rarely or never saw.",
@@ -309,7 +324,8 @@ def write_card(folder: Path, summary: dict, n: int = 1000) -> dict:
         "## Model",
         f"- parameters: {summary['parameters']:,}; stored in float16 ({size / 1e6:.1f} MB in this folder)",
         f"- training: {summary['steps']:,} steps of batch {summary['batch_size']}, "
-        f"{summary['train_seconds'] / 60:.1f} minutes on {summary['torch_threads']} CPU threads; "
+        f"{summary['train_seconds'] / 60:.1f} minutes with {summary['torch_threads']} torch thread(s)"
+        f"{' (other models training at the same time on the 2 cores)' if summary['torch_threads'] == 1 else ''}; "
         f"final training loss {summary['final_loss']}",
         "",
         f"## Metrics (held-out generated data, {n:,} pairs; natural_*: the "
@@ -325,7 +341,6 @@ def write_card(folder: Path, summary: dict, n: int = 1000) -> dict:
     if examples:
         lines += ["", "Examples (greedy):", ""] + [f"- `{e}`" for e in examples]
     (folder / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return metrics
 
 
 def main() -> None:

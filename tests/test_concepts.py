@@ -127,7 +127,7 @@ def test_sinusoidal_formula():
 
 def test_learned_positions_rope_and_buckets():
     gpt = concepts.learned_positions("mini-gpt", 40)
-    assert gpt.shape == (40, 128)
+    assert gpt.shape == (40, get_model("mini-gpt").model.config.n_embd)
     np.testing.assert_array_equal(gpt, get_model("mini-gpt").model.transformer.wpe.weight[:40].detach().numpy())
     with pytest.raises(ValueError, match="RoPE"):
         concepts.learned_positions("mini-llama")

@@ -106,7 +106,7 @@ def test_generated_english_uses_the_right_article(sample):
     stories = [s.en.text for pair in corpus.stories(2000, seed=0) for s in pair]
     checked = 0
     for text in [p.en.text for p in sample] + stories:
-        for article, word in re.findall(r"\b(an?) (\w+)", text.lower()):
+        for article, word in re.findall(r"(?<![\w'])(an?) (\w+)", text.lower()):  # not Xi'an
             assert article == corpus.indefinite_article(word), text
             checked += 1
     assert checked > 1000

@@ -129,7 +129,8 @@ def test_kv_cache_formula_for_real_configurations():
 def test_live_cache_size_matches_the_formula():
     result = decode("mini-llama", GPT_PROMPT, Settings("greedy", max_new_tokens=5))
     layers, kv_heads, head_dim = decoding.kv_config(get_model("mini-llama"))
-    assert (layers, kv_heads, head_dim) == (4, 2, 32)  # grouped-query attention: half the heads
+    # mini-llama: 4 layers, 4 query heads of 48 dimensions, grouped-query attention with 2 key/value heads.
+    assert (layers, kv_heads, head_dim) == (4, 2, 48)
     prompt = len(result.prompt_tokens)
     for i, step in enumerate(result.steps):
         # After step i the cache holds the prompt and the i tokens fed back before it, in float32.
