@@ -60,6 +60,8 @@ def test_token_strip_frames_exactly_the_flagged_chips():
     html = tokens_html(("[CLS]", "我", "[UNK]", "[SEP]"), [True, False, False, True], unfamiliar=[False, False, True, False])
     assert html.count('class="tok unfamiliar"') == 1 and html.count("dashed") == 1
     assert "the model cannot really read" in html
+    unknown = tokens_html(("[UNK]",), [True], unfamiliar=[True])  # special and unreadable: framed as unreadable
+    assert 'class="tok special unfamiliar"' in unknown and "dashed" in unknown and "#fde2b8" not in unknown
 
 
 def test_long_lists_are_counted_not_spelled_out():

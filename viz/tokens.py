@@ -18,7 +18,8 @@ _UNFAMILIAR = "background:#fde8e8;color:#7a1010;border:2px dashed #c0392b;"
 
 def _chip(i: int, token: str, special: bool, unfamiliar: bool) -> str:
     classes = "tok" + (" special" if special else "") + (" unfamiliar" if unfamiliar else "")
-    style = _CHIP + (_SPECIAL if special else _UNFAMILIAR if unfamiliar else _NORMAL)
+    # [UNK] is a special token too, but what matters to the reader is that it is unreadable.
+    style = _CHIP + (_UNFAMILIAR if unfamiliar else _SPECIAL if special else _NORMAL)
     title = f"position {i}" + (": the model cannot really read this token" if unfamiliar else "")
     return f'<span class="{classes}" style="{style}" title="{title}">{escape(token)}</span>'
 
