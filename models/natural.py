@@ -103,14 +103,6 @@ def masked_top5(loaded: LoadedModel) -> dict:
     return {"natural_masked_top5": sum(hits) / max(1, len(hits)), "natural_masked_n": len(hits)}
 
 
-@torch.inference_mode()
-def _greedy(loaded: LoadedModel, prompt: str, new_tokens: int) -> str:
-    model, tok = loaded.model, loaded.tokenizer
-    enc = tok(prompt, return_tensors="pt")
-    out = model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=new_tokens, min_new_tokens=0)
-    return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
 def _first_half(text: str, lang: str) -> str:
     if lang == "zh":
         return text[: max(1, (len(text) + 1) // 2)]
@@ -118,12 +110,17 @@ def _first_half(text: str, lang: str) -> str:
     return " ".join(words[: max(1, (len(words) + 1) // 2)])
 
 
-def _loops(loaded: LoadedModel, prompt: str) -> bool:
+@torch.inference_mode()
+def _greedy_ids(loaded: LoadedModel, prompt: str, new_tokens: int = 24) -> list[int]:
+    """The greedy continuation's token ids (the first 12 of 24 are the 12-token continuation)."""
     model, tok = loaded.model, loaded.tokenizer
     enc = tok(prompt, return_tensors="pt")
-    with torch.inference_mode():
-        out = model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=24)[0].tolist()
-    grams = Counter(tuple(out[i:i + 4]) for i in range(len(out) - 3))
+    out = model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=new_tokens, min_new_tokens=0)
+    return out[0, enc["input_ids"].shape[1]:].tolist()
+
+
+def _loops(ids: list[int]) -> bool:
+    grams = Counter(tuple(ids[i:i + 4]) for i in range(len(ids) - 3))
     return any(count > 1 for count in grams.values())
 
 
@@ -131,9 +128,10 @@ def continuation_measures(loaded: LoadedModel) -> dict:
     same, loops, examples = [], [], []
     for text, lang in sentences():
         prompt = _first_half(text, lang)
-        continuation = _greedy(loaded, prompt, 12)
+        ids = _greedy_ids(loaded, prompt)
+        continuation = loaded.tokenizer.decode(ids[:12], skip_special_tokens=True)
         same.append(language(continuation) in ("", lang))
-        loops.append(_loops(loaded, prompt))
+        loops.append(_loops(ids))
         if len(examples) < 4 and lang == ("zh" if len(examples) % 2 == 0 else "en"):
             examples.append(f"{prompt} -> {continuation}")
     return {"natural_same_language": sum(same) / len(same), "natural_loops": sum(loops) / len(loops),
