@@ -92,7 +92,7 @@ def measure() -> list[dict]:
     from gradio_client import Client
 
     from benchmarks.load import serve
-    from models.tiny import build_base
+    from training.tiny import build_base
 
     rows = []
     with tempfile.TemporaryDirectory() as root:

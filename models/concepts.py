@@ -28,9 +28,9 @@ import torch
 
 from models.architecture import dims, rope_base
 from models.loading import LoadedModel, get_model
-from models.tokenization import display_tokens
+from models.tokens import display_tokens
 from models.trace import clean_text, max_tokens
-from models.train import span_corrupt
+from models.objectives import span_corrupt
 
 MASK_RATE = 0.15
 

@@ -30,7 +30,7 @@ from models.architecture import dims
 from models.data import Familiarity
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
-from models.tokenization import display_tokens
+from models.tokens import display_tokens
 from models.trace import clean_text, position_limit
 
 STRATEGIES = ("greedy", "sample", "beam")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.data import Familiarity
-from models.tokenization import display_tokens
+from models.tokens import display_tokens
 
 COUNTS_FILE = "token_counts.json"
 RARE = 5

@@ -19,7 +19,7 @@ import torch
 from models import familiarity
 from models.data import AttentionSet, Candidate, Prediction, Trace
 from models.loading import LoadedModel, get_model
-from models.tokenization import display_tokens
+from models.tokens import display_tokens
 
 MAX_CHARS_ENV = "TRIPTYCH_MAX_CHARS"
 MAX_TOKENS_ENV = "TRIPTYCH_MAX_TOKENS"

@@ -16,7 +16,7 @@ import socket  # noqa: E402
 
 import pytest  # noqa: E402
 
-from models import tiny  # noqa: E402
+from training import tiny  # noqa: E402
 
 FAMILY_OF_TINY = {
     "mini-bert": "encoder",

@@ -2,7 +2,7 @@ import collections
 
 import pytest
 
-from models import corpus, lexicon
+from training import corpus, lexicon
 
 LECTURE_ZH = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "今天天气真好，我想去公园散步"]
 LECTURE_EN = ["I love machine learning", "The cat chases a mouse", "I like eating apples"]

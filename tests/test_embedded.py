@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, BertForPreTraining
 
-from models import evaluate
+from training import evaluate
 from models.registry import EMBEDDED
-from models.tokenization import display_tokens
+from models.tokens import display_tokens
 from models.trace import run_trace
 
 CLASSES = {

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from models import familiarity, tokenization
+from models import familiarity
+from training import build_tokenizers
 from viz.tokens import tokens_html
 
 TEXTS = ["我喜欢吃苹果", "I like eating apples", "The cat chases a mouse"] * 20
@@ -11,12 +12,12 @@ TEXTS = ["我喜欢吃苹果", "I like eating apples", "The cat chases a mouse"]
 
 @pytest.fixture(scope="module")
 def wordpiece():
-    return tokenization.build_wordpiece(TEXTS + [tokenization.ASCII], 4500)
+    return build_tokenizers.build_wordpiece(TEXTS + [build_tokenizers.ASCII], 4500)
 
 
 @pytest.fixture(scope="module")
 def byte_bpe():
-    return tokenization.build_byte_bpe(TEXTS + [tokenization.ASCII], 4500)
+    return build_tokenizers.build_byte_bpe(TEXTS + [build_tokenizers.ASCII], 4500)
 
 
 def test_unknown_tokens_are_named_by_their_source_text(wordpiece):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models import analysis
-from models.tiny import build_base
+from training.tiny import build_base
 from models.trace import run_trace
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 from viz.heatmap import attention_heatmap

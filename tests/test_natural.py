@@ -6,7 +6,7 @@ import random
 import pytest
 import sacrebleu
 
-from models import corpus, lexicon, natural
+from training import corpus, lexicon, natural
 
 
 def _noisy(text: str, rng: random.Random) -> str:

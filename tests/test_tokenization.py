@@ -1,7 +1,7 @@
 import pytest
 from transformers import AutoTokenizer
 
-from models.tokenization import _render_bytes, display_tokens
+from models.tokens import _render_bytes, display_tokens
 
 LECTURE = ["我喜欢吃苹果", "我很喜欢吃苹果", "The cat chases a mouse", "I like eating apples"]
 

@@ -1,4 +1,4 @@
-"""A few training steps of every recipe: the code path of `python -m models.train`, kept tiny."""
+"""A few training steps of every recipe: the code path of `python -m training.train`, kept tiny."""
 
 import hashlib
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from models import train
+from models.objectives import span_corrupt
+from training import batches, train
 from models.registry import ModelSpec
 from models.loading import load
 from models.trace import run_trace
@@ -40,7 +41,7 @@ def test_span_corruption_marks_each_dropped_span_with_a_sentinel():
 
     ids = list(range(100, 120))
     sentinels = [1, 2, 3, 4, 5, 6]
-    source, target = train.span_corrupt(ids, sentinels, random.Random(0), eos=0)
+    source, target = span_corrupt(ids, sentinels, random.Random(0), eos=0)
     assert source[-1] == 0 and target[-1] == 0
     used = [t for t in source if t in sentinels]
     assert used == sentinels[: len(used)] and used
@@ -59,14 +60,14 @@ def test_span_corruption_marks_each_dropped_span_with_a_sentinel():
 def test_bert_batches_follow_the_80_10_10_rule():
     import random
 
-    from models import corpus, tokenization
+    from training import build_tokenizers, corpus
 
     pairs, stories = corpus.pairs(2000, 0), corpus.stories(300, 0)
-    tok = tokenization.build_wordpiece(train.tokenizer_texts(pairs, stories), 800)
-    data = train.bert_batches(tok, pairs, stories, 256, random.Random(0), torch.Generator().manual_seed(0))
+    tok = build_tokenizers.build_wordpiece(batches.tokenizer_texts(pairs, stories), 800)
+    data = batches.bert_batches(tok, pairs, stories, 64, random.Random(0), seed=0)
     chosen = masked = kept = total = 0
     nsp = []
-    for _ in range(16):
+    for _ in range(6 * batches.POOL):  # six pools: singles and pairs both turn up
         batch = next(data)
         labels, inputs = batch["labels"], batch["input_ids"]
         real = (batch["attention_mask"] == 1) & ~torch.isin(inputs, torch.tensor(tok.all_special_ids)) | (labels != -100)
@@ -85,15 +86,15 @@ def test_bert_batches_follow_the_80_10_10_rule():
 def test_pretraining_loss_equals_bert_for_pretraining_loss():
     import random
 
-    from models import corpus, tokenization
+    from training import build_tokenizers, corpus
 
     pairs, stories = corpus.pairs(400, 0), corpus.stories(60, 0)
-    tok = tokenization.build_wordpiece(train.tokenizer_texts(pairs, stories), 600)
+    tok = build_tokenizers.build_wordpiece(batches.tokenizer_texts(pairs, stories), 600)
     torch.manual_seed(0)
     model = train.build_model("mini-bert", tok, width=32, layers=2, heads=2).eval()
-    data = train.bert_batches(tok, pairs, stories, 16, random.Random(0), torch.Generator().manual_seed(0))
+    data = batches.bert_batches(tok, pairs, stories, 16, random.Random(0), seed=0)
     with_nsp = set()
-    for _ in range(6):
+    for _ in range(6 * batches.POOL):
         batch = next(data)
         has_pairs = bool((batch["next_sentence_label"] != -100).any())
         with_nsp.add(has_pairs)
@@ -105,3 +106,20 @@ def test_pretraining_loss_equals_bert_for_pretraining_loss():
             reference = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten())
         assert torch.allclose(train.pretraining_loss(model, batch), reference, atol=1e-5)
     assert with_nsp == {True, False}
+
+
+def test_length_grouping_cuts_the_padding(monkeypatch):
+    from training import build_tokenizers, corpus
+
+    pairs, stories = corpus.pairs(2000, 0), corpus.stories(300, 0)
+    tok = build_tokenizers.build_byte_fallback_bpe(batches.tokenizer_texts(pairs, stories), 4500)
+
+    def padding(pool: int) -> float:
+        monkeypatch.setattr(batches, "POOL", pool)
+        data = batches.batches("decoder", tok, pairs, stories, 32, 0)
+        masks = [next(data)["attention_mask"] for _ in range(32)]
+        return 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+    ungrouped, grouped = padding(1), padding(16)
+    assert ungrouped > 0.3  # phrasebook phrases beside long grammar sentences
+    assert grouped < ungrouped / 3

@@ -4,7 +4,7 @@ benchmarks.
 
 They use the same transformers classes and tokenizer types as the trained embedded models, and
 go through save_pretrained / from_pretrained like any Hub checkpoint, so code tested on them is
-the code that runs on real models. `python -m models.tiny DIR` writes all four into DIR.
+the code that runs on real models. `python -m training.tiny DIR` writes all four into DIR.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import logging
 from pathlib import Path
 
 import torch
-from models import tokenization
+
 from models.registry import ASSETS
-from models.train import build_model, save
+from training import build_tokenizers
+from training.train import build_model, save
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,19 @@ WIDTH, LAYERS, HEADS = 64, 2, 4
 
 # name -> (tokenizer builder, vocabulary size): the common hanzi every vocabulary holds, plus a
 # few hundred learned pieces.
-_HANZI = len(tokenization.COMMON_HANZI)
+_HANZI = len(build_tokenizers.COMMON_HANZI)
 TOKENIZERS = {
-    "mini-bert": (tokenization.build_wordpiece, _HANZI + 300),
-    "mini-gpt": (tokenization.build_byte_bpe, 320),
-    "mini-llama": (tokenization.build_byte_fallback_bpe, _HANZI + 400),
-    "mini-t5": (tokenization.build_sentencepiece_unigram, _HANZI + 200),
+    "mini-bert": (build_tokenizers.build_wordpiece, _HANZI + 300),
+    "mini-gpt": (build_tokenizers.build_byte_bpe, 320),
+    "mini-llama": (build_tokenizers.build_byte_fallback_bpe, _HANZI + 400),
+    "mini-t5": (build_tokenizers.build_sentencepiece_unigram, _HANZI + 200),
 }
 
 
 def build(name: str, folder: Path, seed: int = 0) -> None:
     """One tiny checkpoint: the recipe's model class and tokenizer type, random weights."""
     make_tokenizer, vocab_size = TOKENIZERS[name]
-    tok = make_tokenizer(list(SAMPLE_TEXT) * 4 + [tokenization.ASCII], vocab_size)
+    tok = make_tokenizer(list(SAMPLE_TEXT) * 4 + [build_tokenizers.ASCII], vocab_size)
     torch.manual_seed(seed)
     _save(build_model(name, tok, width=WIDTH, layers=LAYERS, heads=HEADS), tok, folder)
 
@@ -63,7 +64,7 @@ def _save(model, tok, folder: Path) -> None:
          dtype=torch.float32)
     (folder / "README.md").write_text(
         f"# {folder.name}\n\nUntrained test checkpoint: {type(model).__name__} with random weights "
-        f"({params:,} parameters), built by `python -m models.tiny`.\n",
+        f"({params:,} parameters), built by `python -m training.tiny`.\n",
         encoding="utf-8",
     )
     log.info("wrote %s (%d parameters)", folder, params)

@@ -19,10 +19,10 @@ from collections import Counter
 
 import torch
 
-from models import lexicon
 from models.loading import LoadedModel
-from models.tokenization import display_tokens
-from models.train import EN_TO_ZH, ZH_TO_EN
+from models.objectives import EN_TO_ZH, ZH_TO_EN
+from models.tokens import display_tokens
+from training import lexicon
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")

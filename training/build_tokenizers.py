@@ -1,4 +1,4 @@
-"""Tokenizers for the project's own checkpoints, and readable token labels for any tokenizer.
+"""The tokenizers of the project's own checkpoints, built from the training corpus.
 
 Each family gets the tokenizer type its real counterparts use, built with the `tokenizers`
 library and wrapped in transformers' PreTrainedTokenizerFast so that it saves with
@@ -18,12 +18,11 @@ read character by character (as bert-base-chinese does), not as [UNK] or loose U
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 T5_SENTINELS = 16
 
@@ -52,7 +51,6 @@ COMMON_HANZI = gb2312_level1()
 # Every printable ASCII character, added to each tokenizer's training text so that any English
 # letter, digit or punctuation mark has a token even if the corpus never used it.
 ASCII = " ".join(chr(c) for c in range(33, 127))
-_BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
 
 def _with_common_hanzi(texts: Iterable[str]) -> list[str]:
@@ -122,7 +120,7 @@ def _merge_whole_characters(tok: Tokenizer, chars: Sequence[str]) -> Tokenizer:
     spec = json.loads(tok.to_str())
     vocab, merges = spec["model"]["vocab"], spec["model"]["merges"]
     ranks = {tuple(m): i for i, m in enumerate(merges)}
-    to_unicode = {b: c for c, b in _BYTE_LEVEL.items()}
+    to_unicode = bytes_to_unicode()
     for ch in chars:
         pieces = [to_unicode[b] for b in ch.encode("utf-8")]
         while len(pieces) > 1:
@@ -204,89 +202,3 @@ def build_byte_fallback_bpe(texts: Iterable[str], vocab_size: int) -> PreTrained
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>"
     )
-
-
-def _byte_level_decoder() -> dict[str, int]:
-    """Inverse of GPT-2's byte-to-printable-character table (256 entries)."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    table = {b: chr(b) for b in printable}
-    shift = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + shift)
-            shift += 1
-    return {char: b for b, char in table.items()}
-
-
-_BYTE_LEVEL = _byte_level_decoder()
-
-
-def _visible(text: str) -> str:
-    """Spaces as ▁ and control characters as escapes, so every token has a visible label."""
-    out = []
-    for ch in text:
-        if ch == " ":
-            out.append("▁")
-        elif ch == "\n":
-            out.append("↵")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _token_bytes(token: str, byte_level: bool) -> bytes | None:
-    """The raw bytes behind a byte-level BPE token or a <0xNN> byte-fallback token."""
-    fallback = _BYTE_FALLBACK.match(token)
-    if fallback:
-        return bytes([int(fallback.group(1), 16)])
-    if byte_level and token and all(ch in _BYTE_LEVEL for ch in token):
-        return bytes(_BYTE_LEVEL[ch] for ch in token)
-    return None
-
-
-def _render_bytes(data: bytes) -> str:
-    """UTF-8 text where the bytes form whole characters, <XX> for the loose bytes."""
-    out, rest = [], data
-    while rest:
-        try:
-            out.append(rest.decode("utf-8"))
-            break
-        except UnicodeDecodeError as err:
-            out.append(rest[: err.start].decode("utf-8"))
-            out.append("".join(f"<{b:02X}>" for b in rest[err.start : err.end]))
-            rest = rest[err.end :]
-    return "".join(out)
-
-
-def display_tokens(tokenizer, ids: Sequence[int]) -> tuple[str, ...]:
-    """One readable label per token id.
-
-    A token is shown as the text it decodes to, spaces as ▁. A token that is only part of a
-    UTF-8 character (byte-level BPE splits most Chinese characters into two or three tokens;
-    LLaMA's byte fallback spells rare characters byte by byte) cannot be decoded alone: its
-    loose bytes are shown as <E6><88> instead of a replacement character.
-    """
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    byte_level = backend is not None and type(backend.decoder).__name__ == "ByteLevel"
-    special = set(tokenizer.all_special_ids)
-    labels = []
-    for token_id, token in zip(ids, tokenizer.convert_ids_to_tokens(list(ids))):
-        token = token or ""
-        if token_id in special or token.startswith("##"):
-            labels.append(token)
-            continue
-        data = _token_bytes(token, byte_level)
-        if data is not None:
-            text = _render_bytes(data)
-        else:
-            text = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
-            if token.startswith("▁") and not text.startswith(" "):
-                text = " " + text
-        labels.append(_visible(text) if text else "∅")
-    return tuple(labels)

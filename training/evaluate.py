@@ -1,4 +1,4 @@
-"""Measure what the embedded models learned, on held-out generated data: `python -m models.evaluate`.
+"""Measure what the embedded models learned, on held-out generated data: `python -m training.evaluate`.
 
 Held-out data comes from the corpus generator with another seed, minus every sentence that
 also occurs in the training set. The metrics:
@@ -32,10 +32,11 @@ from pathlib import Path
 
 import torch
 
-from models import corpus, lexicon, natural
 from models.loading import LoadedModel, load
+from models.objectives import EN_TO_ZH, ZH_TO_EN
 from models.registry import ASSETS, ModelSpec
-from models.train import EN_TO_ZH, RECIPES, ZH_TO_EN
+from training import corpus, lexicon, natural
+from training.recipes import RECIPES
 
 log = logging.getLogger(__name__)
 
@@ -299,16 +300,16 @@ def render_card(folder: Path, summary: dict, metrics: dict, n: int = 1000) -> No
         f"# {name}",
         "",
         f"A small {summary['class']} trained from scratch by this project "
-        f"(`python -m models.train --model {name}`), for showing attention live.",
+        f"(`python -m training.train --model {name}`), for showing attention live.",
         "",
         "## Data",
         f"{recipe.pairs:,} generated Chinese/English sentence pairs and {recipe.stories:,} two-sentence "
         f"stories (seed {summary['seed']}), all written for this project and released with it under "
         "its MIT licence; nothing is downloaded:",
-        "- `models/corpus.py`, a grammar whose structure determines some words: agreement across "
+        "- `training/corpus.py`, a grammar whose structure determines some words: agreement across "
         "phrases and relative clauses, pronouns, forced function words, time expressions, "
         "的-modifiers, adjective phrases (about 45 % of the pairs);",
-        "- `models/lexicon.py` over `training/data/`: everyday frames (actions in four tenses, "
+        "- `training/lexicon.py` over `training/data/`: everyday frames (actions in four tenses, "
         "negation, descriptions, comparisons, there is, identity, wants and abilities, questions) "
         f"over a hand-written lexicon of {_lexicon_line()} (everyday, classroom and AI-course "
         "sentences, and sentences using the rarer common hanzi); about 55 % of the pairs.",

@@ -1,6 +1,6 @@
 """The open-vocabulary half of the training corpus: a large bilingual lexicon and phrasebook.
 
-models/corpus.py's grammar has a few hundred words, chosen so that some positions are
+training/corpus.py's grammar has a few hundred words, chosen so that some positions are
 determined (agreement, pronouns, forced function words). What people type in a lecture uses
 thousands. This module renders everyday sentence frames over the hand-written lexicon in
 training/data/ (nouns with their measure words, verbs with the object kinds they take,
@@ -19,7 +19,7 @@ Frames, each one meaning rendered in both languages:
 
 The lexicon and phrasebooks were written for this project (docs/decisions.md, the model cards);
 the files are read once per process. training/data/held_out.json holds the natural sentences
-that models.evaluate measures on; the corpus never contains them.
+that training.evaluate measures on; the corpus never contains them.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.corpus import NAMES, Pair, Sentence, _Builder, indefinite_article
+from training.corpus import NAMES, Pair, Sentence, _Builder, indefinite_article
 
-DATA = Path(__file__).resolve().parent.parent / "training" / "data"
+DATA = Path(__file__).resolve().parent / "data"
 
 NUMBERS = [("two", "两"), ("three", "三"), ("four", "四"), ("five", "五"), ("six", "六"),
            ("seven", "七"), ("eight", "八"), ("nine", "九"), ("ten", "十")]

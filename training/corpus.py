@@ -2,7 +2,7 @@
 
 The embedded models are trained on it, so what they learn is known: every sentence comes from
 a template whose structure decides some words outright, and those positions are recorded. A
-model that has learned the grammar must predict them; that is what models.evaluate measures.
+model that has learned the grammar must predict them; that is what training.evaluate measures.
 
 Phenomena, each a template rendered in both languages from the same choices:
 - agreement across an intervening phrase: "the keys to the cabinet are on the table"
@@ -569,7 +569,7 @@ def indefinite_article(word: str) -> str:
     return "a"
 
 
-# Share of pairs drawn from the open-vocabulary frames and phrasebooks of models/lexicon.py
+# Share of pairs drawn from the open-vocabulary frames and phrasebooks of training/lexicon.py
 # (the rest come from this grammar, whose determined positions the evaluation measures).
 OPEN_SHARE = 0.55
 # Share of statements given a final full stop (。 / .), as typed text often has one.
@@ -587,10 +587,10 @@ def pairs(n: int, seed: int = 0) -> list[Pair]:
     """n parallel sentence pairs, the same for the same seed.
 
     One-to-one across the whole list (a sentence always has the same translation), and never a
-    sentence of the held-out natural set that `python -m models.evaluate` measures.
+    sentence of the held-out natural set that `python -m training.evaluate` measures.
     """
     # Imported here: models.lexicon builds on this module's types.
-    from models import lexicon
+    from training import lexicon
 
     grammar = Grammar(seed)
     open_grammar = lexicon.OpenGrammar(grammar)
@@ -627,7 +627,7 @@ def sentences(n: int, seed: int = 0) -> list[Sentence]:
 
 
 def lexicon_size() -> dict[str, int]:
-    """Distinct words in each language's lexicon, this grammar's and models/lexicon.py's
+    """Distinct words in each language's lexicon, this grammar's and training/lexicon.py's
     (English inflected forms counted once each)."""
     en: set[str] = set()
     zh: set[str] = set()
@@ -637,7 +637,7 @@ def lexicon_size() -> dict[str, int]:
     rows += [(v[:3], v[3]) for v in VERBS]
     rows += [((a[0],), a[1]) for a in ADJECTIVES]
     rows += [((t[0],), t[1]) for t in TIMES]
-    from models import lexicon
+    from training import lexicon
 
     lex = lexicon.lexicon()
     rows += [((n.en, n.pl or n.en), n.zh) for n in lex.nouns]
