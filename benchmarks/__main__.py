@@ -24,10 +24,10 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from benchmarks.latency import timed
+from benchmarks.drawing import bertviz_cost, overview_cost, page_runs
+from benchmarks.latency import ms, timed
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -37,17 +37,13 @@ TEXT_32 = ("The keys to the cabinet that the man found are on the table near the
 REPEATS = 15
 
 
-def _p(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) * 1000
-
-
 def compare_latency() -> list[str]:
-    import app
     from models.loading import get_model
+    from ui.tabs.compare import COLUMNS, run_column
     from models.trace import run_trace
 
     rows = ["| column | tokens | handler p50 (ms) | p95 (ms) | bare forward p50 (ms) | ratio |", "|---|---|---|---|---|---|"]
-    for slug, _, _, _, key in app.COLUMNS:
+    for slug, _, _, _, key in COLUMNS:
         loaded = get_model(key)
         n = len(run_trace(key, TEXT_32).tokens)
         enc = loaded.tokenizer(TEXT_32, return_tensors="pt")
@@ -60,126 +56,10 @@ def compare_latency() -> list[str]:
                 else:
                     loaded.model(**enc)
 
-        handler = timed(lambda: app.run_column(key, TEXT_32, "cross", 0, 0), REPEATS)
+        handler = timed(lambda: run_column(key, TEXT_32, "cross", 0, 0), REPEATS)
         reference = timed(bare, REPEATS)
-        rows.append(f"| {slug} ({key}) | {n} | {_p(handler, 50):.1f} | {_p(handler, 95):.1f} | "
-                    f"{_p(reference, 50):.1f} | {_p(handler, 50) / _p(reference, 50):.1f}x |")
-    return rows
-
-
-def _figures():
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from models.data import AttentionSet
-    from viz.overview import overview_figure
-
-    rng = np.random.default_rng(0)
-    n, layers, heads = 64, 12, 12
-    scores = rng.normal(size=(layers, heads, n, n))
-    attn = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
-    tokens = tuple(f"t{i}" for i in range(n))
-    data = AttentionSet("encoder", attn.astype(np.float32), np.ones((n, n), np.float32), tokens, tokens)
-
-    def tiled():
-        return overview_figure(data).to_json()
-
-    def subplots():
-        fig = make_subplots(rows=layers, cols=heads)
-        for layer in range(layers):
-            for head in range(heads):
-                fig.add_trace(go.Heatmap(z=data.attn[layer, head], showscale=False), row=layer + 1, col=head + 1)
-        fig.update_layout(height=1100, width=1400)
-        return fig.to_json()
-
-    return tiled, subplots
-
-
-def drawtimed(figures: dict[str, str], repeats: int = 3) -> dict[str, float] | None:
-    """Median ms for headless Chromium to draw each figure JSON, or None without Chromium."""
-    import shutil
-
-    import plotly
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        return None
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    out = {}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
-                                                                   "--disable-dev-shm-usage"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        page.set_content('<div id="plot" style="width:1400px;height:1100px"></div>')
-        page.add_script_tag(path=str(plotly_js))
-        for name, figure in figures.items():
-            times = []
-            for _ in range(repeats):
-                times.append(page.evaluate("""async (json) => {
-                    const fig = JSON.parse(json);
-                    Plotly.purge('plot');
-                    const start = performance.now();
-                    await Plotly.newPlot('plot', fig.data, fig.layout);
-                    await new Promise(requestAnimationFrame);
-                    return performance.now() - start;
-                }""", figure))
-            out[name] = float(np.median(times))
-        browser.close()
-    return out
-
-
-def overview_cost() -> list[str]:
-    tiled, subplots = _figures()
-    t_tiled, t_sub = timed(tiled, 3), timed(subplots, 3)
-    j_tiled, j_sub = tiled(), subplots()
-    draw = drawtimed({"tiled": j_tiled, "subplots": j_sub})
-    d_tiled = f"{draw['tiled']:.0f}" if draw else "n/a"
-    d_sub = f"{draw['subplots']:.0f}" if draw else "n/a"
-    d_ratio = f"{draw['tiled'] / draw['subplots']:.2f}" if draw else "n/a"
-    return [
-        "| 12 x 12 heads, 64 tokens | build + serialise p50 (ms) | bytes sent | Chromium draw, median (ms) |",
-        "|---|---|---|---|",
-        f"| one tiled heatmap (ours) | {_p(t_tiled, 50):.0f} | {len(j_tiled):,} | {d_tiled} |",
-        f"| one subplot per head | {_p(t_sub, 50):.0f} | {len(j_sub):,} | {d_sub} |",
-        f"| ratio | {_p(t_tiled, 50) / _p(t_sub, 50):.2f} | {len(j_tiled) / len(j_sub):.2f} | {d_ratio} |",
-    ]
-
-
-def bertviz_cost() -> list[str]:
-    """Our overview against BertViz's head_view and model_view (html returned) on the same data."""
-    try:
-        from bertviz import head_view, model_view
-    except ImportError:
-        return ["BertViz is not installed (`pip install -r requirements-bench.txt`); comparison skipped."]
-    from models.data import AttentionSet
-    from viz.overview import overview_figure
-
-    rng = np.random.default_rng(0)
-    n, layers, heads = 64, 12, 12
-    scores = rng.normal(size=(layers, heads, n, n))
-    attn = (np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)).astype(np.float32)
-    tokens = [f"t{i}" for i in range(n)]
-    data = AttentionSet("encoder", attn, np.ones((n, n), np.float32), tuple(tokens), tuple(tokens))
-    per_layer = tuple(torch.from_numpy(attn[i][None]) for i in range(layers))
-
-    def ours():
-        return overview_figure(data).to_json()
-
-    def heads_html():
-        return head_view(per_layer, tokens, html_action="return").data
-
-    def model_html():
-        return model_view(per_layer, tokens, html_action="return").data
-
-    rows = ["| 12 x 12 heads, 64 tokens | build p50 (ms) | bytes | our build / theirs | our bytes / theirs |",
-            "|---|---|---|---|---|"]
-    t_ours, b_ours = timed(ours, 5), len(ours())
-    rows.append(f"| all-heads overview (ours) | {_p(t_ours, 50):.0f} | {b_ours:,} | | |")
-    for name, fn in (("BertViz head_view", heads_html), ("BertViz model_view", model_html)):
-        t, b = timed(fn, 5), len(fn())
-        rows.append(f"| {name} | {_p(t, 50):.0f} | {b:,} | {_p(t_ours, 50) / _p(t, 50):.2f} | {b_ours / b:.2f} |")
-    rows += ["", "Target: our bytes and build time at most half of BertViz's (ratio <= 0.50)."]
+        rows.append(f"| {slug} ({key}) | {n} | {ms(handler, 50):.1f} | {ms(handler, 95):.1f} | "
+                    f"{ms(reference, 50):.1f} | {ms(handler, 50) / ms(reference, 50):.1f}x |")
     return rows
 
 
@@ -208,9 +88,9 @@ def decoding_throughput() -> list[str]:
                     loaded.model.generate(**enc, max_new_tokens=32, **kwargs)
 
             theirs = timed(reference, 5)
-            rate, ref_rate = count / (_p(ours, 50) / 1000), count / (_p(theirs, 50) / 1000)
+            rate, ref_rate = count / (ms(ours, 50) / 1000), count / (ms(theirs, 50) / 1000)
             rows.append(f"| {key} | {name} ({count} generated) | {rate:.0f} | {ref_rate:.0f} | {rate / ref_rate:.2f} | "
-                        f"{_p(ours, 50) / _p(off, 50):.2f} |")
+                        f"{ms(ours, 50) / ms(off, 50):.2f} |")
     rows += ["", "Target: ours / generate >= 0.80. The last column is time with the cache / without it."]
     return rows
 
@@ -223,11 +103,11 @@ def cold_start_and_memory() -> list[str]:
 
     code = (
         "import time; t0 = time.perf_counter()\n"
-        "import socket, app\n"
+        "import socket\nfrom ui.page import build_demo, launch_settings\n"
         "from gradio_client import Client\n"
         "s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
-        "demo = app.build_demo(); demo.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True,"
-        " quiet=True, **app.LAUNCH)\n"
+        "demo = build_demo(); demo.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True,"
+        " quiet=True, **launch_settings())\n"
         "t1 = time.perf_counter()\n"
         "Client(f'http://127.0.0.1:{port}/', verbose=False).predict('mini-gpt', 'hello', api_name='/attention_data')\n"
         "t2 = time.perf_counter()\n"
@@ -247,52 +127,6 @@ def cold_start_and_memory() -> list[str]:
         f"| ... + first answer (/attention_data, mini-gpt) | {answered:.1f} s |",
         f"| resident memory after the first answer | {rss_one:.0f} MiB |",
         f"| resident memory with all five embedded models loaded | {rss_all:.0f} MiB |",
-    ]
-
-
-def page_runs(runs: int = 30) -> list[str]:
-    """Chromium presses Run `runs` times on the Compare page (four columns, embedded models): time
-    until every column is drawn, with Gradio's run history on (its default) and off (ours)."""
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    from benchmarks.load import serve
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        return ["Chromium is not installed; skipped."]
-    idle = "document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0"
-    drawn = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, #col-t5 .js-plotly-plot, "
-             "#col-llama .js-plotly-plot').length >= 8")
-    results = {}
-    for history in ("true", "false"):
-        with serve(GRADIO_RUN_HISTORY=history) as (url, _), sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
-                                                                       "--disable-dev-shm-usage"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
-            page.goto(url)
-            page.wait_for_function(drawn, timeout=120_000)
-            times = []
-            for _ in range(runs):
-                page.wait_for_function(idle, timeout=60_000)
-                start = page.evaluate("performance.now()")
-                page.locator("#run").click()
-                page.wait_for_timeout(50)
-                page.wait_for_function(idle, timeout=60_000, polling=5)
-                times.append(page.evaluate("performance.now()") - start)
-            browser.close()
-        results[history] = times
-    on, off = results["true"], results["false"]
-    first, last = slice(0, 5), slice(runs - 5, runs)
-    return [
-        f"Run pressed {runs} times; median ms until every view it started is drawn (the four columns and the Attention "
-        "tab's run).", "",
-        f"| Gradio run history | runs 1-5 | runs {runs - 4}-{runs} |", "|---|---|---|",
-        f"| on (Gradio's default) | {np.median(on[first]):.0f} | {np.median(on[last]):.0f} |",
-        f"| off (this app) | {np.median(off[first]):.0f} | {np.median(off[last]):.0f} |",
-        f"| ratio off / on | {np.median(off[first]) / np.median(on[first]):.2f} | "
-        f"{np.median(off[last]) / np.median(on[last]):.2f} |",
     ]
 
 
@@ -330,7 +164,7 @@ def _load_rows(rounds: list[dict]) -> list[str]:
 
 
 def fuzz_section(examples: int = 200) -> list[str]:
-    """Fresh random bad input for every public endpoint (tests/test_fuzz.py, `examples` each)."""
+    """Fresh random bad input for every public endpoint (tests/ui/test_fuzz.py, `examples` each)."""
     import json
     import subprocess
     import sys
@@ -340,7 +174,7 @@ def fuzz_section(examples: int = 200) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "fuzz.json"
         started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"],
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/ui/test_fuzz.py"],
                              cwd=root, capture_output=True, text=True, timeout=3600,
                              env={**os.environ, "TRIPTYCH_FUZZ_EXAMPLES": str(examples), "TRIPTYCH_FUZZ_RANDOM": "1",
                                   "TRIPTYCH_FUZZ_REPORT": str(report), "HF_HUB_OFFLINE": "1"})

@@ -58,6 +58,11 @@ def text_of(tokenizer, tokens: int) -> str:
     return " ".join(words[:low])
 
 
+def ms(values: list[float], q: float) -> float:
+    """The q-th percentile of times in seconds, in milliseconds."""
+    return float(np.percentile(values, q)) * 1000
+
+
 def timed(fn, repeats: int) -> list[float]:
     """Seconds of `repeats` calls of fn, after one warm-up call."""
     fn()
@@ -126,8 +131,8 @@ def _endpoint_row(client, api, args, repeats, row) -> dict:
             times = timed(lambda: client.predict(*args[:2], 0, api_name=api), repeats)
         else:
             return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
-    return {**row, "endpoint": api, "p50": float(np.percentile(times, 50)) * 1000,
-            "p95": float(np.percentile(times, 95)) * 1000, "note": note}
+    return {**row, "endpoint": api, "p50": ms(times, 50),
+            "p95": ms(times, 95), "note": note}
 
 
 def report(rows: list[dict]) -> list[str]:
@@ -139,7 +144,7 @@ def report(rows: list[dict]) -> list[str]:
              "p50 / bare | budget (ms) | within | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     verdicts = []
     for r in rows:
-        bare = float(np.percentile(r["bare"], 50)) * 1000
+        bare = ms(r["bare"], 50)
         passes = r["passes"]
         budget = 2 * passes * bare + 50 if passes is not None else float("nan")
         within = "" if passes is None else ("yes" if r["p50"] <= budget else "no")

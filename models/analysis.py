@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 from scipy.sparse.csgraph import maximum_flow
 
+from models import numeric
 from models.data import AttentionSet, Trace
 from models.limits import check_time
 
@@ -121,8 +122,7 @@ def head_patterns(attn: AttentionSet, special: np.ndarray | None = None) -> Head
             return np.zeros(a.shape[:2])
         return values[..., where].mean(axis=-1)
 
-    logp = np.log(np.where(a > 0, a, 1.0))
-    entropy_rows = -(a * logp).sum(-1)
+    entropy_rows = numeric.entropy(a)
     norm = np.log(np.maximum(allowed.sum(axis=1), 2))
     entropy = row_mean(entropy_rows / norm, informative)
     distance = row_mean((a * np.abs(idx[:, None] - idx[None, :])).sum(-1), informative)
@@ -184,8 +184,7 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     s = np.linalg.svd(a, compute_uv=False)  # (layers, heads, k) descending
     rank = (s > tolerance * s[..., :1]).sum(-1)
     p = s / np.maximum(s.sum(-1, keepdims=True), 1e-300)
-    plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    effective = np.exp(-plogp.sum(-1))
+    effective = np.exp(numeric.entropy(p))
     k = min(a.shape[-2:])
     min_diag = a[..., np.arange(k), np.arange(k)].min(-1)
     return RankReport(attn.kind, tolerance, a.shape[-2:], s, rank.astype(np.int64), effective, min_diag)
@@ -263,6 +262,16 @@ def self_attention_kinds(trace: Trace) -> tuple[str, ...]:
     return tuple(a.kind for a in trace.attentions if a.kind != "cross")
 
 
+def importance_of(trace, position, kind: str):
+    """Rollout and flow for one self-attention kind (the first when none is named)."""
+    kinds = self_attention_kinds(trace)
+    kind = kind or kinds[0]
+    if kind not in kinds:
+        raise ValueError(f"{trace.model_name} has self-attention kinds {', '.join(kinds)}; not {kind!r}.")
+    position = None if position is None or int(position) < 0 else int(position)
+    return importance(trace.attention(kind), position)
+
+
 def trace_patterns(trace: Trace) -> dict[str, HeadPatterns]:
     """Head patterns of every self-attention kind (cross-attention has no shared positions)."""
     out = {}
@@ -282,19 +291,14 @@ def trace_rank(trace: Trace, tolerance: float) -> dict[str, RankReport]:
     return {a.kind: attention_rank(a, tolerance) for a in trace.attentions}
 
 
-def _plain(values: np.ndarray) -> list:
-    """Nested lists with NaN as None, so the JSON is valid."""
-    return [_plain(v) for v in values] if np.ndim(values) > 0 else (None if not np.isfinite(values) else values.item())
-
-
 def patterns_to_json(trace: Trace, patterns: dict[str, HeadPatterns]) -> dict:
     result = {"model": trace.model_key, "tokens": list(trace.tokens), "labels": {k: LABEL_HELP[k] for k in LABELS}}
     for kind, p in patterns.items():
         result[kind] = {
             "shape": list(p.label.shape),
             "label": p.label.tolist(),
-            "score": _plain(p.score),
-            "metrics": {name: _plain(p.metric(name)) for name in METRICS},
+            "score": numeric.jsonable(p.score),
+            "metrics": {name: numeric.jsonable(p.metric(name)) for name in METRICS},
             "vertical_key": p.vertical_key.tolist(),
         }
     return result
@@ -307,13 +311,13 @@ def rank_to_json(trace: Trace, reports: dict[str, RankReport]) -> dict:
             "shape": list(r.shape),
             "tolerance": r.tolerance,
             "rank": r.rank.tolist(),
-            "effective_rank": _plain(r.effective_rank),
-            "singular_values": _plain(r.singular_values),
-            "min_diagonal": _plain(r.min_diagonal),
+            "effective_rank": numeric.jsonable(r.effective_rank),
+            "singular_values": numeric.jsonable(r.singular_values),
+            "min_diagonal": numeric.jsonable(r.min_diagonal),
         }
     return result
 
 
 def importance_to_json(trace: Trace, result: Importance) -> dict:
     return {"model": trace.model_key, "kind": result.kind, "tokens": list(result.tokens), "position": result.position,
-            "rollout": _plain(result.rollout), "flow": _plain(result.flow)}
+            "rollout": numeric.jsonable(result.rollout), "flow": numeric.jsonable(result.flow)}

@@ -19,45 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from models.loading import LoadedModel, get_model
-
-GROUPS = ("embeddings", "attention", "cross-attention", "router", "feed-forward", "norm", "head")
-
-
-@dataclass(frozen=True)
-class Part:
-    name: str  # e.g. "token embeddings", "attention", "LM head"
-    group: str  # one of GROUPS
-    stack: str  # "encoder" or "decoder" for parts inside blocks, "" outside
-    block: int  # block index inside its stack, -1 outside the blocks
-    parameters: int
-
-
-@dataclass(frozen=True)
-class Stack:
-    name: str  # "encoder" or "decoder"
-    path: str  # module path of the list of blocks, e.g. "bert.encoder.layer"
-    blocks: int
-    flow: tuple[str, ...]  # sublayer kinds in the order block 0 runs them: "norm", "attention", ...
-    per_block: tuple[tuple[str, int], ...]  # (group, parameters of block 0)
-
-
-@dataclass(frozen=True)
-class Architecture:
-    model_key: str
-    model_name: str
-    family: str
-    model_class: str
-    parameters: int  # sum(p.numel()) over the model's (deduplicated) parameters
-    parts: tuple[Part, ...]
-    stacks: tuple[Stack, ...]
-    features: tuple[tuple[str, str], ...]  # (feature, value), the rows the comparison lines up
-    tree: str  # the printed module tree
-
-    def feature(self, name: str) -> str:
-        return dict(self.features)[name]
-
-    def total(self, group: str, stack: str | None = None) -> int:
-        return sum(p.parameters for p in self.parts if p.group == group and (stack is None or p.stack == stack))
+from models.results import Architecture, Part, Stack
 
 
 def _is_norm(module: torch.nn.Module) -> bool:

@@ -5,7 +5,7 @@ TemperatureLogitsWarper, then TopKLogitsWarper, then TopPLogitsWarper, each reco
 distribution it leaves behind. Greedy decoding (or temperature 0) ignores the knobs, as
 generate() does. With the KV cache on, each step feeds only the new token; with it off, each
 step recomputes the whole sequence: same tokens, different cost (Pope et al. 2022 discuss the
-cache's memory; the formula is in `kv_cache_bytes`).
+cache's memory; the formula is in `models.kv_cache.kv_cache_bytes`).
 
 Stages recorded for the top candidates of each step (all as probabilities):
 - raw: softmax of the model's logits;
@@ -19,106 +19,24 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from transformers import DynamicCache, EncoderDecoderCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 from models import familiarity
-from models.architecture import dims
-from models.data import Familiarity
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
+from models.model_io import vocab_logits
+from models.numeric import entropy, jsonable
+from models.results import BeamNode, BeamTree, Decoding, MaskFill, Settings, Step
 from models.tokens import display_tokens
 from models.trace import clean_text, position_limit
 
 STRATEGIES = ("greedy", "sample", "beam")
-STAGES = ("raw", "after_temperature", "after_top_k", "after_top_p", "final")
 CANDIDATES = 20
 MAX_NEW_TOKENS = 64
 MAX_BEAMS = 8
-
-
-@dataclass(frozen=True)
-class Settings:
-    strategy: str = "greedy"
-    temperature: float = 1.0
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1 = off
-    seed: int = 0
-    max_new_tokens: int = 20
-    num_beams: int = 1
-    use_cache: bool = True
-
-    @property
-    def sampling(self) -> bool:
-        return self.strategy == "sample" and self.temperature > 0
-
-
-@dataclass(frozen=True)
-class Step:
-    token: str
-    token_id: int
-    prob: float  # probability the chosen token had in the final distribution
-    logprob_sum: float  # cumulative log-probability of the generated tokens so far
-    entropy: float  # entropy (nats) of the final distribution
-    candidate_ids: np.ndarray  # (candidates,) int64, most probable under the raw distribution first
-    candidate_tokens: tuple[str, ...]
-    stages: np.ndarray  # (len(STAGES), candidates) float32
-    kept: int  # how many tokens survive every filter
-    attention: np.ndarray  # (layers, heads, keys) float32: the new token's self-attention row
-    cross: np.ndarray | None  # (layers, heads, source) float32: its cross-attention row (encoder-decoders)
-    seconds: float  # wall time of this step's forward pass
-    cache_bytes: int  # size of the KV cache after this step (0 with the cache off)
-
-
-@dataclass(frozen=True)
-class BeamNode:
-    """One continuation beam search considered: a beam plus one token."""
-    node: int  # index in BeamTree.nodes; 0 is the root (the prompt)
-    parent: int  # -1 for the root
-    step: int  # 0-based step that proposed it (-1 for the root)
-    token: str
-    token_id: int
-    logprob: float  # log-probability of this token after its parent
-    score: float  # cumulative log-probability of the hypothesis
-    status: str  # "root", "running" (kept as a beam), "finished" (ended and entered the best list) or "pruned"
-    final_score: float  # score / length ** length_penalty for finished hypotheses, else nan
-    final_rank: int  # place in the final list of finished hypotheses (0 = the winner), -1 if none
-
-
-@dataclass(frozen=True)
-class BeamTree:
-    num_beams: int
-    kept_per_step: int  # continuations considered per step, generate()'s max(2, 1 + #eos) x beams
-    length_penalty: float
-    nodes: tuple[BeamNode, ...]
-    winner: int  # node ending the returned hypothesis
-    steps: int  # search steps run (the winner may have ended earlier)
-
-    def path(self, node: int) -> list[int]:
-        """Node ids from the first generated token down to `node`."""
-        out = []
-        while node > 0:
-            out.append(node)
-            node = self.nodes[node].parent
-        return out[::-1]
-
-
-@dataclass(frozen=True)
-class Decoding:
-    model_key: str
-    family: str
-    settings: Settings
-    prompt_tokens: tuple[str, ...]
-    token_ids: tuple[int, ...]  # the generated ids, end-of-sequence included when reached
-    text: str
-    steps: tuple[Step, ...]  # for beam search: along the winning hypothesis
-    stopped: str  # "eos" or "length"
-    beams: BeamTree | None = None
-    familiarity: Familiarity | None = None  # which prompt tokens the model cannot really read
-    notices: tuple[str, ...] = ()
 
 
 def check_settings(settings: Settings, family: str) -> Settings:
@@ -185,11 +103,6 @@ def _rows(attentions) -> np.ndarray:
     return torch.stack([a[:, :, -1, :] for a in attentions], dim=1).float().cpu().numpy()
 
 
-def _entropy(probs: torch.Tensor) -> torch.Tensor:
-    """Entropy in nats of each row, 0 log 0 taken as 0."""
-    return -torch.where(probs > 0, probs * torch.log(probs), torch.zeros_like(probs)).sum(-1)
-
-
 @torch.inference_mode()
 def decode(key: str, prompt: str, settings: Settings, device: str | None = None) -> Decoding:
     """Generate up to max_new_tokens, one forward pass per step, recording every step."""
@@ -250,7 +163,7 @@ def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
         runner.append([chosen])
         steps.append(Step(
             token=display_tokens(tok, [chosen])[0], token_id=chosen, prob=prob, logprob_sum=logprob_sum,
-            entropy=float(_entropy(final[0])), candidate_ids=np.asarray(ids, np.int64),
+            entropy=float(entropy(final[0].cpu().numpy())), candidate_ids=np.asarray(ids, np.int64),
             candidate_tokens=display_tokens(tok, ids), stages=table, kept=int(torch.isfinite(scores).sum()),
             attention=attention[0], cross=None if cross is None else cross[0], seconds=seconds,
             cache_bytes=_cache_bytes(runner.cache),
@@ -329,7 +242,7 @@ def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[
         running_nodes = [first + j for j in chosen]
         runner.select([parents[j] for j in chosen])
         runner.append([tokens[j] for j in chosen])
-        per_step.append((tables, _entropy(probs).tolist(), attention, cross, seconds, _cache_bytes(runner.cache)))
+        per_step.append((tables, entropy(probs.cpu().numpy()).tolist(), attention, cross, seconds, _cache_bytes(runner.cache)))
         # generate()'s heuristic: can the best running beam still beat the worst finished one?
         done_len = (max_new if early_stopping == "never" and length_penalty > 0 else step + 1)
         best_possible = float(running_scores[0]) / (done_len ** length_penalty)
@@ -428,7 +341,7 @@ def decoding_to_json(result: Decoding) -> dict:
         ]
         steps.append({
             "token": s.token, "token_id": s.token_id, "prob": s.prob,
-            "logprob_sum": s.logprob_sum if math.isfinite(s.logprob_sum) else None,
+            "logprob_sum": jsonable(s.logprob_sum),
             "entropy": s.entropy, "kept": s.kept, "candidates": candidates,
             "step_ms": round(s.seconds * 1000, 3), "cache_bytes": s.cache_bytes,
         })
@@ -444,44 +357,9 @@ def decoding_to_json(result: Decoding) -> dict:
             "winner": tree.winner, "steps": tree.steps,
             "nodes": [{"node": n.node, "parent": n.parent, "step": n.step, "token": n.token, "token_id": n.token_id,
                        "logprob": n.logprob, "score": n.score, "status": n.status, "final_rank": n.final_rank,
-                       "final_score": n.final_score if math.isfinite(n.final_score) else None} for n in tree.nodes],
+                       "final_score": jsonable(n.final_score)} for n in tree.nodes],
         }
     return out
-
-
-def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int = 16, batch: int = 1) -> int:
-    """Keys and values of every layer: 2 x layers x kv_heads x head_dim x tokens x batch x bytes."""
-    return 2 * layers * kv_heads * head_dim * tokens * batch * bits // 8
-
-
-# Published configurations (config.json of each model): layers, key/value heads, head dimension.
-KV_CONFIGS = {
-    "Llama-3.1-8B": (32, 8, 128),
-    "Qwen2.5-7B": (28, 4, 128),
-}
-
-
-def kv_config(loaded: LoadedModel) -> tuple[int, int, int]:
-    """(layers, key/value heads, head dim) of a loaded decoder or encoder-decoder's self-attention."""
-    size = dims(loaded.model.config)
-    return size.cache_layers, size.kv_heads, size.head_dim
-
-
-def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000), bits=(16, 8, 4)) -> list[dict]:
-    """KV-cache bytes for one sequence of each context length, per model and precision."""
-    return [
-        {"model": name, "layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "context": context,
-         "bits": b, "bytes": kv_cache_bytes(layers, kv_heads, head_dim, context, b)}
-        for name, (layers, kv_heads, head_dim) in models.items() for context in contexts for b in bits
-    ]
-
-
-@dataclass(frozen=True)
-class MaskFill:
-    token: str
-    token_id: int
-    prob: float
-    candidates: tuple[tuple[str, float], ...]  # top 5 fills of the trailing [MASK]
 
 
 @torch.inference_mode()
@@ -502,8 +380,7 @@ def fill_left_to_right(key: str, prompt: str, max_new_tokens: int = 10, device: 
         check_time()
         row = torch.tensor([ids + [tok.mask_token_id, tok.sep_token_id]], device=loaded.device)
         out = loaded.model(input_ids=row)
-        logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
-        probs = torch.softmax(logits[0, -2].float(), -1)
+        probs = torch.softmax(vocab_logits(out)[0, -2].float(), -1)
         top = torch.topk(probs, 5)
         labels = display_tokens(tok, top.indices.tolist())
         chosen = int(top.indices[0])

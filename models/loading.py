@@ -240,10 +240,6 @@ class ModelCache:
                     log.info("evicted %s from the model cache", evicted)
         return loaded
 
-    def loaded_keys(self) -> list[tuple[str, str]]:
-        with self._lock:
-            return list(self._models)
-
 
 CACHE = ModelCache()
 

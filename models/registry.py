@@ -62,7 +62,10 @@ HUB = (
 
 REGISTRY: dict[str, ModelSpec] = {spec.key: spec for spec in EMBEDDED + HUB}
 
-DEFAULTS = {"encoder": "mini-bert", "decoder": "mini-gpt", "encoder-decoder": "mini-t5"}
+# The model each view starts with: one per family, and the embedded models of the two views that
+# show one architecture (the LLaMA column, the experts' routing).
+DEFAULTS = {"encoder": "mini-bert", "decoder": "mini-gpt", "encoder-decoder": "mini-t5", "llama": "mini-llama",
+            "moe": "mini-mixtral"}
 
 
 def any_model_allowed() -> bool:

@@ -10,7 +10,6 @@ API can use it freely and gr.State can copy it.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
 import numpy as np
@@ -19,6 +18,8 @@ import torch
 from models import familiarity
 from models.data import AttentionSet, Candidate, Prediction, Trace
 from models.loading import LoadedModel, get_model
+from models.model_io import model_inputs, next_sentence_prob, vocab_logits
+from models.numeric import jsonable
 from models.tokens import display_tokens
 
 MAX_CHARS_ENV = "TRIPTYCH_MAX_CHARS"
@@ -106,7 +107,17 @@ def _encode(loaded: LoadedModel, text: str, limit: int, notices: list[str]):
     ids = enc["input_ids"]
     if ids.shape[1] == 0:
         raise ValueError("The text gave no tokens for this model; type some words.")
-    return {k: v.to(loaded.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    return model_inputs(enc, loaded.device)
+
+
+def encode_text(loaded: LoadedModel, text: str, second: str | None = None) -> dict:
+    """The model inputs of a typed text, or of a sentence pair with `second`, cut to
+    max_tokens() tokens and to 128 at most; refused when the text gives no tokens."""
+    text, _ = clean_text(text)
+    enc = loaded.tokenizer(text, second, return_tensors="pt", truncation=True, max_length=min(max_tokens(), 128))
+    if enc["input_ids"].shape[1] == 0:
+        raise ValueError("The text gave no tokens for this model; type some words.")
+    return model_inputs(enc, loaded.device)
 
 
 def _top_k(loaded: LoadedModel, logits: torch.Tensor, k: int) -> tuple[Candidate, ...]:
@@ -164,17 +175,15 @@ def _key_mask(valid: np.ndarray) -> np.ndarray:
 
 def _trace_encoder(loaded, enc, valid, top_k, common, notices) -> Trace:
     out = loaded.model(**enc, output_attentions=True)
-    logits = out.logits if getattr(out, "logits", None) is not None else out.prediction_logits
+    logits = vocab_logits(out)
     tokens = common["tokens"]
     mask_id = loaded.tokenizer.mask_token_id
     positions = [i for i, t in enumerate(common["token_ids"]) if mask_id is not None and t == mask_id]
     if not positions:
         notices.append(f"Add {loaded.tokenizer.mask_token or '[MASK]'} to the text to see what the model fills in.")
     predictions = tuple(Prediction(i, _top_k(loaded, logits[0, i], top_k)) for i in positions)
-    next_sentence = None
-    nsp_logits = getattr(out, "seq_relationship_logits", None)
-    if nsp_logits is not None and "token_type_ids" in enc and int(enc["token_type_ids"].max()) == 1:
-        next_sentence = float(torch.softmax(nsp_logits[0].float(), -1)[0])  # label 0 = IsNext
+    pair = "token_type_ids" in enc and int(enc["token_type_ids"].max()) == 1
+    next_sentence = next_sentence_prob(out) if pair else None
     attn = AttentionSet("encoder", _stack(out.attentions), _key_mask(valid), tokens, tokens)
     return Trace(**common, attentions=(attn,), predictions=predictions, next_sentence=next_sentence,
                  notices=tuple(notices))
@@ -230,7 +239,7 @@ def run_padded_batch(key: str, texts: list[str], *, device: str | None = None) -
         raise ValueError("Give between 1 and 8 sentences for a batch.")
     texts = [clean_text(t)[0] for t in texts]
     enc = loaded.tokenizer(texts, padding=True, truncation=True, max_length=position_limit(loaded), return_tensors="pt")
-    enc = {k: v.to(loaded.device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    enc = model_inputs(enc, loaded.device)
     out = loaded.model(**enc, output_attentions=True)
     stacked = torch.stack(out.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
     traces = []
@@ -340,7 +349,7 @@ def _outputs_json(trace: Trace) -> dict:
         {
             "position": p.position,
             "top_k": [
-                {"token": c.token, "id": c.token_id, "prob": c.prob if math.isfinite(c.prob) else None}
+                {"token": c.token, "id": c.token_id, "prob": jsonable(c.prob)}
                 for c in p.candidates
             ],
         }

@@ -52,11 +52,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_url():
     """The real app, launched on a free localhost port for the whole session."""
-    import app
+    from ui.page import build_demo, launch_settings
 
-    demo = app.build_demo()
+    demo = build_demo()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_settings())
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -71,21 +71,22 @@ def busy_app(monkeypatch):
     import threading
     from types import SimpleNamespace
 
-    import app
+    from models import trace
+    from ui.page import QUEUE_ENV, build_demo, launch_settings
 
     gate, started = threading.Event(), threading.Semaphore(0)
-    real_run = app.run_trace
+    real_run = trace.run_trace
 
     def waiting_run(*args, **kwargs):
         started.release()
         gate.wait(120)
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(app, "run_trace", waiting_run)
-    monkeypatch.setenv(app.QUEUE_ENV, "2")
-    demo = app.build_demo()
+    monkeypatch.setattr(trace, "run_trace", waiting_run)
+    monkeypatch.setenv(QUEUE_ENV, "2")
+    demo = build_demo()
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_settings())
     try:
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", gate=gate, started=started, demo=demo)
     finally:

@@ -1,24 +1,20 @@
-"""Training batches for each family, drawn from the generated corpus.
+"""Training batches for each family, drawn at random from the generated corpus.
 
-Examples are drawn at random, then grouped by length: a pool of POOL batches' worth is sorted
-by length and cut into batches (served in random order), so that a batch of short phrasebook
-sentences is not padded to the length of a long grammar sentence. On these CPUs the cost of a
-step follows the padded token count, so this buys steps without changing what is learned.
+Batches are `batch_size` examples drawn uniformly, padded to the longest (docs/decisions.md
+records why they are not grouped by length).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
-from transformers import DataCollatorForLanguageModeling
 
 from models.objectives import EN_TO_ZH, ZH_TO_EN, span_corrupt
 from training import build_tokenizers
 
 MAX_LEN = 64
-POOL = 16  # batches sorted together by length
 
 
 def tokenizer_texts(pairs, stories) -> list[str]:
@@ -39,44 +35,29 @@ def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
     return torch.tensor([r + [value] * (width - len(r)) for r in rows])
 
 
-def _by_length(draw: Callable[[], tuple], length: Callable[[tuple], int], batch_size: int,
-               rng: random.Random) -> list[list[tuple]]:
-    """POOL batches of drawn examples, each batch holding examples of similar length."""
-    pool = sorted((draw() for _ in range(batch_size * POOL)), key=length)
-    groups = [pool[i:i + batch_size] for i in range(0, len(pool), batch_size)]
-    rng.shuffle(groups)
-    return groups
-
-
 def causal_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iterator[dict]:
     texts = [s.text for p in pairs for s in (p.zh, p.en)]
     texts += [s.text for f, n in stories for s in (f.zh, f.en, n.zh, n.en)]
     bos = [tok.bos_token_id] if tok("a")["input_ids"][0] == tok.bos_token_id else []
     rows = [bos + ids + [tok.eos_token_id] for ids in _encode(tok, texts)]
     while True:
-        for group in _by_length(lambda: (rows[rng.randrange(len(rows))],), lambda e: len(e[0]), batch_size, rng):
-            batch = [row for row, in group]
-            ids = _pad(batch, tok.pad_token_id)
-            mask = _pad([[1] * len(r) for r in batch], 0)
-            yield {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
+        batch = [rows[rng.randrange(len(rows))] for _ in range(batch_size)]
+        ids = _pad(batch, tok.pad_token_id)
+        mask = _pad([[1] * len(r) for r in batch], 0)
+        yield {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
 
-def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, seed: int = 0) -> Iterator[dict]:
+def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator) -> Iterator[dict]:
     """Batches of single sentences (no NSP label, 40 %) or of sentence pairs (60 %).
 
-    A batch holds one kind only, so short single sentences are not padded to pair length. Pairs
-    are half IsNext (a story's two sentences), half NotNext: the first sentence followed by
-    another story's second (mostly, as the held-out NSP test does) or by any other sentence.
-    Masking is transformers' DataCollatorForLanguageModeling: 15 % of the ordinary tokens are
-    targets; of those 80 % become [MASK], 10 % a random token and 10 % stay (Devlin et al. 2019).
+    A batch holds one kind only, so short single sentences are not padded to pair length. Pairs are half IsNext (a story's two sentences), half NotNext:
+    the first sentence followed by another story's second (mostly, as the held-out NSP test
+    does) or by any other sentence.
     """
     singles = _encode(tok, [s.text for p in pairs for s in (p.zh, p.en)])
     firsts = {lang: _encode(tok, [getattr(f, lang).text for f, _ in stories]) for lang in ("zh", "en")}
     seconds = {lang: _encode(tok, [getattr(n, lang).text for _, n in stories]) for lang in ("zh", "en")}
     cls, sep = tok.cls_token_id, tok.sep_token_id
-    specials = torch.tensor(sorted(tok.all_special_ids))
-    collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, seed=seed)
-    collator.create_rng()
 
     def single() -> tuple:
         row = [cls, *singles[rng.randrange(len(singles))], sep]
@@ -98,13 +79,31 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, seed:
 
     while True:
         draw = pair if rng.random() < 0.6 else single
-        for group in _by_length(draw, lambda e: len(e[0]), batch_size, rng):
-            rows, types, nsp = zip(*group)
-            ids = _pad(list(rows), tok.pad_token_id)
-            attention = _pad([[1] * len(r) for r in rows], 0)
-            inputs, labels = collator.torch_mask_tokens(ids, special_tokens_mask=torch.isin(ids, specials))
-            yield {"input_ids": inputs, "attention_mask": attention, "token_type_ids": _pad(list(types), 0),
-                   "labels": labels, "next_sentence_label": torch.tensor(nsp)}
+        rows, types, nsp = zip(*(draw() for _ in range(batch_size)))
+        ids = _pad(list(rows), tok.pad_token_id)
+        attention = _pad([[1] * len(r) for r in rows], 0)
+        inputs, labels = mask_tokens(tok, ids, attention, gen)
+        yield {"input_ids": inputs, "attention_mask": attention, "token_type_ids": _pad(list(types), 0),
+               "labels": labels, "next_sentence_label": torch.tensor(nsp)}
+
+
+def mask_tokens(tok, ids: torch.Tensor, attention: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT's masking: 15 % of the non-special tokens are chosen as targets; of those 80 % become
+    [MASK], 10 % a random token and 10 % stay. Returns (inputs, labels with -100 elsewhere).
+
+    transformers' DataCollatorForLanguageModeling does the same with other random draws; this one
+    is kept because the committed mini-bert was trained with it (docs/decisions.md)."""
+    specials = torch.tensor(sorted(tok.all_special_ids))
+    candidates = attention.bool() & ~torch.isin(ids, specials)
+    chosen = (torch.rand(ids.shape, generator=gen) < 0.15) & candidates
+    labels = ids.masked_fill(~chosen, -100)
+    roll = torch.rand(ids.shape, generator=gen)
+    inputs = ids.clone()
+    inputs[chosen & (roll < 0.8)] = tok.mask_token_id
+    random_tokens = torch.randint(len(specials), len(tok), ids.shape, generator=gen)
+    swap = chosen & (roll >= 0.8) & (roll < 0.9)
+    inputs[swap] = random_tokens[swap]
+    return inputs, labels
 
 
 def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iterator[dict]:
@@ -127,17 +126,16 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iter
         return span_corrupt((zh if rng.random() < 0.5 else en)[i], sentinels, rng, eos)
 
     while True:
-        for group in _by_length(draw, lambda e: len(e[0]) + len(e[1]), batch_size, rng):
-            sources, targets = zip(*group)
-            yield {"input_ids": _pad(list(sources), tok.pad_token_id),
-                   "attention_mask": _pad([[1] * len(s) for s in sources], 0),
-                   "labels": _pad(list(targets), -100)}
+        sources, targets = zip(*(draw() for _ in range(batch_size)))
+        yield {"input_ids": _pad(list(sources), tok.pad_token_id),
+               "attention_mask": _pad([[1] * len(s) for s in sources], 0),
+               "labels": _pad(list(targets), -100)}
 
 
 def batches(family: str, tok, pairs, stories, batch_size: int, seed: int) -> Iterator[dict]:
     rng = random.Random(seed)
     if family == "encoder":
-        return bert_batches(tok, pairs, stories, batch_size, rng, seed)
+        return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed))
     if family == "decoder":
         return causal_batches(tok, pairs, stories, batch_size, rng)
     return t5_batches(tok, pairs, stories, batch_size, rng)

@@ -36,6 +36,7 @@ from models.loading import LoadedModel, load
 from models.objectives import EN_TO_ZH, ZH_TO_EN
 from models.registry import ASSETS, ModelSpec
 from training import corpus, lexicon, natural
+from training.grammar import Grammar, Pair, Sentence
 from training.recipes import RECIPES
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,11 @@ def _training_texts(n_pairs: int, n_stories: int, seed: int) -> frozenset[str]:
     return frozenset(texts)
 
 
-def held_out_pairs(name: str, n: int, seed: int = 0) -> list[corpus.Pair]:
+def held_out_pairs(name: str, n: int, seed: int = 0) -> list[Pair]:
     """n generated pairs, neither side of which occurs in `name`'s training data."""
     recipe = RECIPES[name]
     seen = _training_texts(recipe.pairs, recipe.stories, seed)
-    out: list[corpus.Pair] = []
+    out: list[Pair] = []
     batch = 0
     while len(out) < n:
         for p in corpus.pairs(4 * n, seed + HELD_OUT_SEED_OFFSET + batch):
@@ -103,7 +104,7 @@ def _token_at(offsets, char: int) -> int | None:
     return None
 
 
-def _determined(sentences: list[corpus.Sentence], tok, add_special: bool = True):
+def _determined(sentences: list[Sentence], tok, add_special: bool = True):
     """(token ids, [(token index, phenomenon)]) for every sentence with determined positions."""
     rows = []
     for s in sentences:
@@ -128,7 +129,7 @@ def _accuracy(hits: dict[str, list[bool]], prefix: str) -> dict:
 
 
 @torch.inference_mode()
-def causal_metrics(loaded: LoadedModel, sentences: list[corpus.Sentence]) -> dict:
+def causal_metrics(loaded: LoadedModel, sentences: list[Sentence]) -> dict:
     model, tok = loaded.model, loaded.tokenizer
     hits: dict[str, list[bool]] = defaultdict(list)
     for chunk in _chunks(_determined(sentences, tok)):
@@ -163,7 +164,7 @@ def perplexity(loaded: LoadedModel, texts: list[str]) -> float:
 
 
 @torch.inference_mode()
-def masked_metrics(loaded: LoadedModel, sentences: list[corpus.Sentence], stories) -> dict:
+def masked_metrics(loaded: LoadedModel, sentences: list[Sentence], stories) -> dict:
     model, tok = loaded.model, loaded.tokenizer
     cases = []
     for ids, positions in _determined(sentences, tok):
@@ -214,15 +215,15 @@ def translate(loaded: LoadedModel, sources: list[str], max_new_tokens: int = 64)
     return outputs
 
 
-def translation_metrics(loaded: LoadedModel, pairs: list[corpus.Pair]) -> dict:
+def translation_metrics(loaded: LoadedModel, pairs: list[Pair]) -> dict:
     """Exact match each way, on the grammar's templates (the bar, as before this corpus grew) and
     separately on the open-vocabulary frames (reported: a thousand-noun lexicon, no bar yet)."""
     zh_en = translate(loaded, [ZH_TO_EN + p.zh.text for p in pairs])
     en_zh = translate(loaded, [EN_TO_ZH + p.en.text for p in pairs])
     lecture = translate(loaded, [LECTURE_TRANSLATION[0]])[0]
     result = {}
-    for prefix, keep in (("", lambda p: p.en.template in corpus.Grammar.TEMPLATES),
-                         ("open_", lambda p: p.en.template not in corpus.Grammar.TEMPLATES)):
+    for prefix, keep in (("", lambda p: p.en.template in Grammar.TEMPLATES),
+                         ("open_", lambda p: p.en.template not in Grammar.TEMPLATES)):
         rows = [(a, b, p) for a, b, p in zip(zh_en, en_zh, pairs) if keep(p)]
         result[f"{prefix}exact_zh_en"] = sum(a == p.en.text for a, _, p in rows) / max(1, len(rows))
         result[f"{prefix}exact_en_zh"] = sum(b == p.zh.text for _, b, p in rows) / max(1, len(rows))

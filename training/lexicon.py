@@ -29,7 +29,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.corpus import NAMES, Pair, Sentence, _Builder, indefinite_article
+from training.grammar import Pair, Sentence, _Builder, indefinite_article
+from training.vocabulary import NAMES
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -28,21 +28,17 @@ class Recipe:
 
 # Vocabulary sizes hold the 3,755 common hanzi (training/build_tokenizers.py) plus about as many
 # learned pieces for English; byte-level BPE gets its forced character merges on top (about 8,000
-# in all). Widths and steps fit 20 minutes per model on 2 idle CPU cores, from step times
-# measured there with length-grouped batches (docs/decisions.md).
+# in all). Widths and steps fit 20 minutes per model on 2 idle CPU cores (docs/decisions.md).
 RECIPES = {
-    # Width 128 buys 8,000 steps: the width-192 model at 5,000 steps still proposed Chinese
-    # characters in English sentences, a sign of too few steps.
-    "mini-bert": Recipe("mini-bert", "encoder", build_tokenizers.build_wordpiece, 8000, 8000, 64, 1e-3,
-                        width=128),
-    "mini-gpt": Recipe("mini-gpt", "decoder", build_tokenizers.build_byte_bpe, 6000, 4500, 64, 1e-3),
-    "mini-llama": Recipe("mini-llama", "decoder", build_tokenizers.build_byte_fallback_bpe, 8000, 4500, 64, 1e-3),
+    "mini-bert": Recipe("mini-bert", "encoder", build_tokenizers.build_wordpiece, 8000, 5000, 64, 1e-3),
+    "mini-gpt": Recipe("mini-gpt", "decoder", build_tokenizers.build_byte_bpe, 6000, 3000, 64, 1e-3),
+    "mini-llama": Recipe("mini-llama", "decoder", build_tokenizers.build_byte_fallback_bpe, 8000, 3500, 64, 1e-3),
     # T5 learns more from more steps of a narrower model than from fewer of a wider one (width
     # 192 at 3,000 steps translated almost nothing exactly; docs/decisions.md).
     "mini-t5": Recipe("mini-t5", "encoder-decoder", build_tokenizers.build_sentencepiece_unigram, 8000, 4500, 64, 3e-3,
                       width=128),
     # Eight experts of 1.5x the width hold most of the parameters: width 128 keeps the file under 10 MB.
-    "mini-mixtral": Recipe("mini-mixtral", "decoder", build_tokenizers.build_byte_fallback_bpe, 8000, 5000, 64, 1e-3,
+    "mini-mixtral": Recipe("mini-mixtral", "decoder", build_tokenizers.build_byte_fallback_bpe, 8000, 2500, 64, 1e-3,
                            width=128),
 }
 

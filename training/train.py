@@ -22,8 +22,10 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,6 @@ from transformers import (
     MixtralForCausalLM,
     T5Config,
     T5ForConditionalGeneration,
-    get_cosine_schedule_with_warmup,
 )
 
 from models import familiarity
@@ -111,6 +112,21 @@ def pretraining_loss(model: BertForPreTraining, batch: dict) -> torch.Tensor:
     return loss
 
 
+def lr_factor(steps: int) -> Callable[[int], float]:
+    """Linear warmup over 5 % of the steps, then a cosine down to 5 % of the peak (not to 0 as
+    transformers' get_cosine_schedule_with_warmup does: the committed checkpoints were trained
+    with this one, and `python -m training.train` must reproduce them; docs/decisions.md)."""
+    warmup = max(1, steps // 20)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
 def training_data(recipe: Recipe, seed: int):
     return corpus.pairs(recipe.pairs, seed), corpus.stories(recipe.stories, seed)
 
@@ -135,7 +151,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
     model.train()
     data = batches(recipe.family, tok, pairs, stories, recipe.batch_size, seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    schedule = get_cosine_schedule_with_warmup(optimizer, max(1, steps // 20), steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(steps))
     losses = []
     bar = tqdm(range(steps), desc=name, disable=not progress, mininterval=1.0)
     for _ in bar:

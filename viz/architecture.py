@@ -14,7 +14,7 @@ from html import escape
 import networkx as nx
 import plotly.graph_objects as go
 
-from models.architecture import Architecture
+from models.results import Architecture
 from viz.style import base_layout, plotly_text
 
 GROUP_COLORS = {

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from models.concepts import MaskedLM, NextToken, OrderResult, RelativeBuckets, Rope, Routing, Scaling, SpanCorruption
+from models.results import MaskedLM, NextToken, OrderResult, RelativeBuckets, Rope, Routing, Scaling, SpanCorruption
 from viz.style import ATTENTION_SCALE, base_layout, plotly_text
 
 ACTION_COLORS = {"mask": "#fdd49e", "random": "#fcbba1", "keep": "#c7e9c0", "": "#ffffff"}

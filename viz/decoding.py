@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
-from models.decoding import BeamTree, Decoding
+from models.results import BeamTree, Decoding, MaskFill
 from viz.style import base_layout, plotly_text
 
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
@@ -146,7 +146,7 @@ def kv_table_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def mask_fill_html(fills, gpt: Decoding) -> str:
+def mask_fill_html(fills: tuple[MaskFill, ...], gpt: Decoding) -> str:
     """An encoder filling a trailing [MASK] again and again, beside a decoder's greedy tokens."""
     bert = "".join(f'<span title="p = {f.prob:.3f}; also {escape(", ".join(t for t, _ in f.candidates[1:]))}" '
                    f'style="background:rgba(214,96,77,{0.15 + 0.85 * f.prob:.2f});padding:1px 2px;margin:0 1px;'

@@ -13,69 +13,73 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import app
-from models import loading
+from models import mechanisms, loading
+from models import trace as traces
+from ui import api, i18n, links
+from ui.export import EXAMPLE_TEXT, export_view
+from ui.page import SESSIONS, SESSIONS_ENV, build_demo, launch_settings
+from ui.tabs import IDS
 from viz.export import arrays, rows, write_exports
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return app.build_demo()
+    return build_demo()
 
 
 def test_every_string_has_both_languages(demo):
-    missing = sorted(t for t in app.USED_TEXTS if t not in app.ZH)
+    missing = sorted(t for t in i18n.USED_TEXTS if t not in i18n.ZH)
     assert not missing, missing
-    assert len(app.USED_TEXTS) > 80
+    assert len(i18n.USED_TEXTS) > 80
     for lang in ("en", "zh"):
-        assert all(app.I18N.translations[lang].values())
-    for view, texts in app.EXPLANATIONS.items():
+        assert all(i18n.I18N.translations[lang].values())
+    for view, texts in i18n.EXPLANATIONS.items():
         assert set(texts) == {"en", "zh"} and all(len(t) > 60 for t in texts.values()), view
         assert any(ch in texts["zh"] for ch in "的是一"), view  # really Chinese
-    shown = {key.removeprefix("explain_") for key in app.I18N.translations["en"] if key.startswith("explain_")}
-    assert shown == set(app.EXPLANATIONS)  # every explanation is on the page, and only those
+    shown = {key.removeprefix("explain_") for key in i18n.I18N.translations["en"] if key.startswith("explain_")}
+    assert shown == set(i18n.EXPLANATIONS)  # every explanation is on the page, and only those
     tabs = [b for b in demo.blocks.values() if b.__class__.__name__ == "Tab"]
-    assert {t.elem_id.removeprefix("tab-") for t in tabs} == set(app.TABS)
+    assert {t.elem_id.removeprefix("tab-") for t in tabs} == set(IDS)
 
 
 def _by_id(demo):
-    return {c.elem_id: c for c in app.linked_components(demo)}
+    return {c.elem_id: c for c in links.linked_components(demo)}
 
 
 def test_restore_coerces_and_refuses(demo):
-    linked = app.linked_components(demo)
+    linked = links.linked_components(demo)
     ids = _by_id(demo)
     params = {"tab": "attention", "text": "我喜欢吃苹果", "att-model": "Mini T5 (embedded)", "att-kind": "cross",
               "att-layer": "1", "att-head": "999", "dec-temperature": "nan", "dec-cache": "0", "nonsense": "1"}
     with pytest.warns(UserWarning, match="dec-temperature, nonsense"):
-        marker, *updates = app.restore(params, linked)
+        marker, *updates = links.restore(params, linked, IDS)
     values = {c.elem_id: u.get("value") for c, u in zip(linked, updates) if "value" in u}
     assert values["text"] == "我喜欢吃苹果" and values["att-model"] == "mini-t5" and values["att-kind"] == "cross"
     assert values["att-layer"] == 1 and values["att-head"] == ids["att-head"].maximum  # clamped to the slider
     assert values["dec-cache"] is False and "dec-temperature" not in values  # NaN is refused
     assert json.loads(marker)["tab"] == "attention"
-    marker, *_ = app.restore({"tab": "<script>"}, linked)
+    marker, *_ = links.restore({"tab": "<script>"}, linked, IDS)
     assert json.loads(marker)["tab"] == "compare"
 
 
 def test_every_scenario_restores_valid_values(demo):
-    linked = app.linked_components(demo)
+    linked = links.linked_components(demo)
     ids = _by_id(demo)
-    assert len(app.SCENARIOS) >= 12
+    assert len(links.SCENARIOS) >= 12
     tabs = set()
-    for scenario in app.SCENARIOS:
+    for scenario in links.SCENARIOS:
         params = scenario["params"]
         assert set(params) - {"tab"} <= set(ids), scenario["name"]
         for key, value in params.items():
             if key != "tab":
-                app._coerce(ids[key], str(value))  # raises if a scenario carries a bad value
-        marker, *_ = app.restore_scenario(scenario["name"], linked)
+                links.coerce(ids[key], str(value))  # raises if a scenario carries a bad value
+        marker, *_ = links.restore_scenario(scenario["name"], linked, IDS)
         tabs.add(json.loads(marker)["tab"])
         assert any("\u4e00" <= ch <= "\u9fff" for ch in scenario["name"]) or any(
             "\u4e00" <= ch <= "\u9fff" for ch in json.dumps(params, ensure_ascii=False))
-    assert tabs == set(app.TABS)
+    assert tabs == set(IDS)
 
 
 def test_exports_carry_the_numbers(tmp_path):
@@ -94,12 +98,12 @@ def test_exports_carry_the_numbers(tmp_path):
 
 
 def test_export_of_the_attention_view_equals_the_api(demo, tmp_path):
-    linked = app.linked_components(demo)
+    linked = links.linked_components(demo)
     values = [c.value for c in linked]
     values[[c.elem_id for c in linked].index("att-model")] = "mini-gpt"
-    paths = app.export_view("attention", linked, *values)
+    paths = export_view("attention", linked, *values)
     data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
-    expected = app.api_attention_data("mini-gpt", app.EXAMPLE_TEXT)
+    expected = api.api_attention_data("mini-gpt", EXAMPLE_TEXT)
     np.testing.assert_allclose(data["decoder"]["attentions"], expected["decoder"]["attentions"], rtol=1e-6)
     with np.load(paths[2]) as npz:
         assert npz["decoder.attentions"].shape == tuple(expected["decoder"]["shape"])
@@ -111,6 +115,22 @@ def test_device_menu(monkeypatch):
     assert str(loading.set_device("cpu")) == "cpu" and str(loading.default_device()) == "cpu"
     with pytest.raises(ValueError, match="not available"):
         loading.set_device("tpu:7")
+
+
+def _device_menu(demo) -> tuple[bool, bool]:
+    """(the Device menu is shown, a listener moves the models)."""
+    menu = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "device")
+    listens = any(d.get("api_name") == "device" for d in demo.get_config_file()["dependencies"])
+    return bool(menu.visible), listens
+
+
+def test_the_device_menu_is_the_server_owners_choice(demo, monkeypatch):
+    # One visitor's choice would move every visitor's models: only with TRIPTYCH_DEVICE_MENU=1.
+    from ui.page import DEVICE_MENU_ENV
+
+    assert _device_menu(demo) == (False, False)
+    monkeypatch.setenv(DEVICE_MENU_ENV, "1")
+    assert _device_menu(build_demo()) == (True, True)
 
 
 def _run(code: str, env: dict) -> subprocess.CompletedProcess:
@@ -125,14 +145,18 @@ def test_model_calls_run_under_spaces_gpu_when_the_package_exists(tmp_path):
         "import functools\nWRAPPED = []\n"
         "def GPU(fn):\n    WRAPPED.append(fn.__name__)\n"
         "    @functools.wraps(fn)\n    def inner(*a, **k):\n        return fn(*a, **k)\n    inner.on_gpu = True\n    return inner\n")
-    code = ("import app, spaces; app.build_demo(); print(sorted(spaces.WRAPPED)); "
-            "print(app.api_decode.on_gpu, app.run_column.on_gpu, hasattr(app.api_models, 'on_gpu'))")
+    code = ("import spaces; from ui import api, page; from ui.tabs import compare; page.build_demo(); "
+            "print(sorted(spaces.WRAPPED)); "
+            "print(api.api_decode.on_gpu, compare.run_column.on_gpu, hasattr(api.api_models, 'on_gpu'))")
     out = _run(code, {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
     assert out.returncode == 0, out.stderr[-2000:]
     wrapped = eval(out.stdout.splitlines()[-2])
-    assert {"api_decode", "api_attention_data", "run_column", "decode_move", "api_moe_routing"} <= set(wrapped)
+    assert {"api_decode", "api_attention_data", "run_column", "decode_move", "api_moe_routing", "export_view"} <= set(wrapped)
+    # Library functions are never wrapped, so GPU calls never nest; each handler is wrapped once.
+    assert not {"run_trace", "run_padded_batch", "run_prefix_lm", "decode"} & set(wrapped)
+    assert len(wrapped) == len(set(wrapped))
     assert out.stdout.splitlines()[-1] == "True True False"
-    plain = _run("import app; print(hasattr(app.api_decode, 'on_gpu'))", {"PYTHONPATH": str(ROOT)})
+    plain = _run("from ui import api; print(hasattr(api.api_decode, 'on_gpu'))", {"PYTHONPATH": str(ROOT)})
     assert plain.stdout.strip().endswith("False")
 
 
@@ -164,17 +188,17 @@ def test_messages_are_shown_in_both_languages():
 
     for entry in json.loads((ROOT / "assets" / "i18n" / "messages.json").read_text(encoding="utf-8")):
         assert re.fullmatch(entry["pattern"], entry["example"]), entry["pattern"]
-        english, chinese = app.bilingual(entry["example"]).split("\n", 1)
+        english, chinese = i18n.bilingual(entry["example"]).split("\n", 1)
         assert english == entry["example"] and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
     # Messages the library really raises come out in both languages.
     from models.decoding import Settings, decode
 
     for call in (lambda: decode("mini-bert", "hi", Settings()), lambda: decode("mini-gpt", "hi", Settings("beam", num_beams=1)),
-                 lambda: app.concepts.moe_routing("mini-gpt", "hi"), lambda: app.run_trace("mini-gpt", "   ")):
+                 lambda: mechanisms.moe_routing("mini-gpt", "hi"), lambda: traces.run_trace("mini-gpt", "   ")):
         with pytest.raises(ValueError) as err:
             call()
-        assert "\n" in app.bilingual(str(err.value)), str(err.value)
-    assert app.bilingual("no such message") == "no such message"
+        assert "\n" in i18n.bilingual(str(err.value)), str(err.value)
+    assert i18n.bilingual("no such message") == "no such message"
 
 
 def test_every_request_is_time_limited(monkeypatch):
@@ -189,13 +213,32 @@ def test_every_request_is_time_limited(monkeypatch):
     assert decode("mini-gpt", "今天天气真好，", Settings(max_new_tokens=2)).token_ids  # no limit outside
     monkeypatch.setenv(limits.REQUEST_SECONDS_ENV, "0.000001")
     with pytest.raises(gr.Error, match="ran longer than"):
-        app.api_decode("mini-gpt", "今天天气真好，", "beam", 1.0, 0, 1.0, 0, 20, 4)
+        api.api_decode("mini-gpt", "今天天气真好，", "beam", 1.0, 0, 1.0, 0, 20, 4)
     with pytest.raises(gr.Error, match="ran longer than"):
-        app.api_attention_flow("mini-gpt", "今天天气真好，我想去公园散步")
+        api.api_attention_flow("mini-gpt", "今天天气真好，我想去公园散步")
     monkeypatch.setenv(limits.REQUEST_SECONDS_ENV, "30")
-    assert app.api_attention_flow("mini-gpt", "今天天气真好")["flow"]
+    assert api.api_attention_flow("mini-gpt", "今天天气真好")["flow"]
 
 
-def test_session_memory_is_bounded():
-    # Gradio's default keeps 10,000 sessions' state; measured here ~1 MiB each under load.
-    assert app.LAUNCH["state_session_capacity"] == app.SESSIONS == 500
+def test_session_memory_is_bounded(monkeypatch):
+    """Gradio keeps 10,000 sessions' state by default (~1 MiB each here): past the capacity set by
+    TRIPTYCH_SESSIONS the oldest sessions' traces are dropped."""
+    from gradio_client import Client
+
+    assert launch_settings()["state_session_capacity"] == SESSIONS
+    monkeypatch.setenv(SESSIONS_ENV, "10")
+    settings = launch_settings()
+    assert settings["state_session_capacity"] == 10
+    small = build_demo()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    small.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **settings)
+    try:
+        held = small.server_app.state_holder.session_data
+        for _ in range(14):  # each client is a new session that stores a trace
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(
+                "mini-bert", "I like eating apples", "encoder", 0, 0, api_name="/compare_bert")
+        assert 1 <= len(held) <= 10
+    finally:
+        small.close()

@@ -6,7 +6,7 @@ import random
 import pytest
 import sacrebleu
 
-from training import corpus, lexicon, natural
+from training import corpus, grammar, lexicon, natural
 
 
 def _noisy(text: str, rng: random.Random) -> str:
@@ -60,8 +60,8 @@ def test_real_held_out_set_is_not_in_the_training_corpus():
 
 
 def test_open_frames_render_every_frame_in_both_languages():
-    grammar = corpus.Grammar(4)
-    frames = lexicon.OpenGrammar(grammar)
+    base = grammar.Grammar(4)
+    frames = lexicon.OpenGrammar(base)
     seen = set()
     for _ in range(3000):
         pair = frames.pair()

@@ -2,7 +2,7 @@ import collections
 
 import pytest
 
-from training import corpus, lexicon
+from training import corpus, grammar, lexicon, vocabulary
 
 LECTURE_ZH = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "今天天气真好，我想去公园散步"]
 LECTURE_EN = ["I love machine learning", "The cat chases a mouse", "I like eating apples"]
@@ -46,7 +46,7 @@ def test_translation_is_one_to_one(sample):
 
 def test_every_template_and_both_languages_occur(sample):
     templates = collections.Counter(p.en.template for p in sample)
-    assert set(templates) == set(corpus.Grammar.TEMPLATES) | set(lexicon.OpenGrammar.FRAMES)
+    assert set(templates) == set(grammar.Grammar.TEMPLATES) | set(lexicon.OpenGrammar.FRAMES)
     assert all(p.zh.lang == "zh" and p.en.lang == "en" for p in sample[:100])
 
 
@@ -69,7 +69,7 @@ def test_agreement_follows_the_head_noun_not_the_attractor(sample):
         assert phenomenon == "agreement"
         words = p.en.text.lower().split()
         head = words[2] if words[0] == "yesterday" else words[1]
-        plural = head in {o[1] for o in corpus.OBJECTS + corpus.ANIMALS} and head not in {o[0] for o in corpus.OBJECTS + corpus.ANIMALS}
+        plural = head in {o[1] for o in vocabulary.OBJECTS + vocabulary.ANIMALS} and head not in {o[0] for o in vocabulary.OBJECTS + vocabulary.ANIMALS}
         assert verb == {(False, False): "is", (True, False): "are", (False, True): "was", (True, True): "were"}[
             (plural, words[0] == "yesterday")], p.en.text
         checked += 1
@@ -77,7 +77,7 @@ def test_agreement_follows_the_head_noun_not_the_attractor(sample):
 
 
 def test_pronouns_agree_with_their_antecedent(sample):
-    genders = {n[0]: n[2] for n in corpus.NAMES} | {p[0]: p[4] for p in corpus.PEOPLE}
+    genders = {n[0]: n[2] for n in vocabulary.NAMES} | {p[0]: p[4] for p in vocabulary.PEOPLE}
     for p in sample:
         if p.en.template != "pronoun":
             continue
@@ -97,7 +97,7 @@ def test_word_order_differs_for_time_adverbs(sample):
 @pytest.mark.parametrize("word, article", [("useful", "a"), ("umbrella", "an"), ("honest", "an"),
                                            ("horse", "a"), ("elephant", "an"), ("very old", "a")])
 def test_indefinite_article_follows_the_sound(word, article):
-    assert corpus.indefinite_article(word) == article
+    assert grammar.indefinite_article(word) == article
 
 
 def test_generated_english_uses_the_right_article(sample):
@@ -107,6 +107,6 @@ def test_generated_english_uses_the_right_article(sample):
     checked = 0
     for text in [p.en.text for p in sample] + stories:
         for article, word in re.findall(r"(?<![\w'])(an?) (\w+)", text.lower()):  # not Xi'an
-            assert article == corpus.indefinite_article(word), text
+            assert article == grammar.indefinite_article(word), text
             checked += 1
     assert checked > 1000

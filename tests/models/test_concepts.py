@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import architecture, concepts
+from models import architecture, mechanisms, objectives, positions
 from models.loading import get_model
 
 EMBEDDED = ["mini-bert", "mini-gpt", "mini-llama", "mini-t5", "mini-mixtral"]
@@ -71,7 +71,7 @@ def test_architecture_graph_and_figure():
 
 
 def test_masked_lm_corrupts_as_bert_did():
-    result = concepts.masked_lm("mini-bert", "the keys to the cabinet are on the table", seed=3)
+    result = objectives.masked_lm("mini-bert", "the keys to the cabinet are on the table", seed=3)
     chosen = [i for i, a in enumerate(result.action) if a]
     ordinary = len(result.tokens) - 2
     assert len(chosen) == max(1, round(0.15 * ordinary))
@@ -83,15 +83,15 @@ def test_masked_lm_corrupts_as_bert_did():
     assert np.isnan(result.loss[[i for i in range(len(result.tokens)) if i not in chosen]]).all()
     assert result.mean_loss == pytest.approx(float(np.nanmean(result.loss)))
     np.testing.assert_allclose(result.prob_original[chosen], np.exp(-result.loss[chosen]), rtol=1e-5)
-    actions = {a for s in range(40) for a in concepts.masked_lm("mini-bert", "I like eating apples", seed=s).action}
+    actions = {a for s in range(40) for a in objectives.masked_lm("mini-bert", "I like eating apples", seed=s).action}
     assert actions == {"", "mask", "random", "keep"}
-    pair = concepts.masked_lm("mini-bert", "The cat chases a mouse.", "It runs fast.", seed=0)
+    pair = objectives.masked_lm("mini-bert", "The cat chases a mouse.", "It runs fast.", seed=0)
     assert pair.next_sentence is not None and 0 <= pair.next_sentence <= 1
 
 
 def test_next_token_loss_equals_the_models_loss():
     text = "今天天气真好，我想去公园散步"
-    result = concepts.next_token("mini-gpt", text)
+    result = objectives.next_token("mini-gpt", text)
     loaded = get_model("mini-gpt")
     ids = loaded.tokenizer(text, return_tensors="pt")["input_ids"]
     with torch.inference_mode():
@@ -101,7 +101,7 @@ def test_next_token_loss_equals_the_models_loss():
 
 
 def test_span_corruption_and_its_loss():
-    result = concepts.span_corruption("mini-t5", "I like eating apples and she likes bananas", seed=1)
+    result = objectives.span_corruption("mini-t5", "I like eating apples and she likes bananas", seed=1)
     sentinels = [t for t in result.inputs if t.startswith("<extra_id_")]
     assert sentinels and [t for t in result.targets if t.startswith("<extra_id_")][:len(sentinels)] == sentinels
     kept = [t for t, d in zip(result.tokens, result.dropped) if not d]
@@ -112,32 +112,32 @@ def test_span_corruption_and_its_loss():
 
 
 def test_sinusoidal_formula():
-    pe = concepts.sinusoidal(50, 16)
+    pe = positions.sinusoidal(50, 16)
     p, i = 7, 3
     assert pe[p, 2 * i] == pytest.approx(math.sin(p / 10000 ** (2 * i / 16)), abs=1e-6)
     assert pe[p, 2 * i + 1] == pytest.approx(math.cos(p / 10000 ** (2 * i / 16)), abs=1e-6)
-    sim = concepts.cosine_similarity(pe)
+    sim = positions.cosine_similarity(pe)
     np.testing.assert_allclose(np.diag(sim), 1.0, atol=1e-6)
     # The dot product of two sinusoidal encodings depends on the offset only.
     dots = pe @ pe.T
     np.testing.assert_allclose(np.diag(dots, 3)[:-5], np.diag(dots, 3)[5:], atol=1e-4)
     with pytest.raises(ValueError):
-        concepts.sinusoidal(10, 7)
+        positions.sinusoidal(10, 7)
 
 
 def test_learned_positions_rope_and_buckets():
-    gpt = concepts.learned_positions("mini-gpt", 40)
+    gpt = positions.learned_positions("mini-gpt", 40)
     assert gpt.shape == (40, get_model("mini-gpt").model.config.n_embd)
     np.testing.assert_array_equal(gpt, get_model("mini-gpt").model.transformer.wpe.weight[:40].detach().numpy())
     with pytest.raises(ValueError, match="RoPE"):
-        concepts.learned_positions("mini-llama")
-    rope = concepts.rope("mini-llama", 24)
+        positions.learned_positions("mini-llama")
+    rope = positions.rope("mini-llama", 24)
     # RoPE makes the score depend on m - n only: constant along every diagonal.
     for offset in (-5, 0, 7):
         diagonal = np.diag(rope.scores, offset)
         np.testing.assert_allclose(diagonal, diagonal[0], atol=1e-4)
     assert rope.angles[1, 0] == pytest.approx(1.0, abs=1e-5)  # the fastest pair turns 1 radian per position
-    buckets = concepts.relative_buckets("mini-t5", 40)
+    buckets = positions.relative_buckets("mini-t5", 40)
     assert buckets.buckets[5, 5] == 0 and buckets.buckets[5, 6] != buckets.buckets[6, 5]
     assert (buckets.causal_buckets[np.triu_indices(40, 1)] == 0).all()  # the decoder sees no future offsets
     bias = buckets.bias
@@ -147,7 +147,7 @@ def test_learned_positions_rope_and_buckets():
 
 @pytest.mark.parametrize("key", ["mini-bert", "mini-gpt", "mini-llama"])
 def test_order_experiment(key):
-    result = concepts.order_experiment(key, "the keys to the cabinet are on the table", seed=0)
+    result = mechanisms.order_experiment(key, "the keys to the cabinet are on the table", seed=0)
     assert sorted(result.permutation.tolist()) == list(range(len(result.tokens)))
     assert [result.tokens[p] for p in result.permutation] == list(result.shuffled)
     if key == "mini-bert":
@@ -159,29 +159,53 @@ def test_order_experiment(key):
 
 def test_order_experiment_refuses_t5():
     with pytest.raises(ValueError, match="relative"):
-        concepts.order_experiment("mini-t5", "I like eating apples")
+        mechanisms.order_experiment("mini-t5", "I like eating apples")
 
 
-def test_scaling_recovers_the_models_attention():
-    from models.trace import run_trace
+def _masked_softmax(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    scores = np.where(mask, scores, -np.inf)
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
+
+def test_scaling_matches_softmax_of_the_models_own_scores():
     text = "I like eating apples and she likes bananas"
-    result = concepts.scaling("mini-gpt", text, layer=1, head=2)
-    attn = run_trace("mini-gpt", text).attentions[0].attn[1, 2]
-    np.testing.assert_allclose(result.scaled, attn)
-    # softmax(scores / sqrt(d_k)) gives the model's attention back
-    rebuilt = concepts._softmax(result.scores / math.sqrt(result.d_k))
-    np.testing.assert_allclose(rebuilt, attn, atol=1e-5)
+    layer, head = 1, 2
+    result = mechanisms.scaling("mini-gpt", text, layer=layer, head=head)
+    # The reference: this head's queries and keys as GPT-2's own c_attn projection makes them.
+    loaded = get_model("mini-gpt")
+    seen = {}
+    attention = loaded.model.transformer.h[layer].attn
+    handle = attention.c_attn.register_forward_hook(lambda m, args, out: seen.update(qkv=out))
+    try:
+        ids = loaded.tokenizer(text, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            loaded.model(input_ids=ids)
+    finally:
+        handle.remove()
+    width, d_k = attention.embed_dim, attention.head_dim
+    qkv = seen["qkv"][0].double().numpy()
+    q = qkv[:, head * d_k:(head + 1) * d_k]
+    k = qkv[:, width + head * d_k:width + (head + 1) * d_k]
+    raw = q @ k.T
+    causal = np.tril(np.ones(raw.shape, bool))
+    assert result.d_k == d_k
+    np.testing.assert_allclose(result.scaled, _masked_softmax(raw / math.sqrt(d_k), causal), atol=1e-6)
+    np.testing.assert_allclose(result.unscaled, _masked_softmax(raw, causal), atol=1e-5)
+    shifted = np.where(causal, raw, -np.inf)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)
+    finite = np.isfinite(result.scores)
+    np.testing.assert_allclose(result.scores[finite], shifted[finite], atol=1e-4)
     assert np.all(np.triu(result.unscaled, 1) == 0)
     np.testing.assert_allclose(result.unscaled.sum(1), 1.0, atol=1e-5)
     assert result.entropy_unscaled.mean() < result.entropy_scaled.mean()
     assert result.max_unscaled.mean() > result.max_scaled.mean()
     with pytest.raises(ValueError, match="sqrt"):
-        concepts.scaling("mini-t5", text)
+        mechanisms.scaling("mini-t5", text)
 
 
 def test_textbook_scaling_numbers():
-    numbers = concepts.textbook_scaling()
+    numbers = mechanisms.textbook_scaling()
     assert numbers["naive_float32"] == [None, None, None]  # exp(100) overflows float32
     assert numbers["stable"] == pytest.approx([0.2447, 0.6652, 0.0900], abs=1e-4)
     assert numbers["scaled"] == pytest.approx(list(np.exp(np.array([100, 101, 99]) / 8) / np.exp(np.array([100, 101, 99]) / 8).sum()), abs=1e-6)
@@ -190,7 +214,7 @@ def test_textbook_scaling_numbers():
 
 def test_moe_routing_is_the_routers_top_k():
     text = "我喜欢吃苹果 and I like eating apples"
-    result = concepts.moe_routing("mini-mixtral", text)
+    result = mechanisms.moe_routing("mini-mixtral", text)
     layers, tokens, experts = result.probs.shape
     np.testing.assert_allclose(result.probs.sum(-1), 1.0, atol=1e-5)
     expected = np.argsort(-result.probs, axis=-1, kind="stable")[..., :result.top_k]
@@ -210,26 +234,26 @@ def test_moe_routing_is_the_routers_top_k():
     np.testing.assert_array_equal(np.sort(seen["idx"].numpy(), -1), np.sort(result.chosen[1], -1))
     assert result.attention.shape[2] == tokens
     with pytest.raises(ValueError, match="mixture-of-experts"):
-        concepts.moe_routing("mini-gpt", text)
+        mechanisms.moe_routing("mini-gpt", text)
 
 
 def test_concept_figures_carry_the_numbers():
     from viz import concepts as cviz
 
-    routing = concepts.moe_routing("mini-mixtral", "I like eating apples")
+    routing = mechanisms.moe_routing("mini-mixtral", "I like eating apples")
     fig = cviz.routing_figure(routing, 2)
     z = np.asarray(fig.data[0].z, dtype=float)
     assert (~np.isnan(z)).sum(0).tolist() == [routing.top_k] * len(routing.tokens)
     assert list(fig.data[2].x) == routing.load[2].tolist()
-    order = concepts.order_experiment("mini-bert", "I like eating apples", seed=1)
+    order = mechanisms.order_experiment("mini-bert", "I like eating apples", seed=1)
     bars = cviz.order_figure(order)
     np.testing.assert_allclose(bars.data[1].y, order.diff_with_positions)
-    scaling = concepts.scaling("mini-bert", "I like eating apples", 0, 1)
+    scaling = mechanisms.scaling("mini-bert", "I like eating apples", 0, 1)
     heat = cviz.scaling_figure(scaling)
     np.testing.assert_array_equal(np.asarray(heat.data[1].z), scaling.unscaled)
-    html = cviz.masked_lm_html(concepts.masked_lm("mini-bert", "<b>bold</b> apples", seed=0))
+    html = cviz.masked_lm_html(objectives.masked_lm("mini-bert", "<b>bold</b> apples", seed=0))
     assert "<b>bold" not in html and "&lt;" in html
-    table = cviz.textbook_markdown(concepts.textbook_scaling())
+    table = cviz.textbook_markdown(mechanisms.textbook_scaling())
     assert "overflow" in table and "0.665" in table
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from models import decoding
+from models import decoding, kv_cache
 from models.decoding import Settings, decode
 from models.loading import get_model
 
@@ -121,20 +121,20 @@ def test_bad_knobs_are_refused(settings, message):
 
 def test_kv_cache_formula_for_real_configurations():
     # Llama-3.1-8B: 32 layers, 8 KV heads, head dim 128, fp16, 8k tokens = 1 GiB.
-    assert decoding.kv_cache_bytes(32, 8, 128, 8192, 16) == 2**30
+    assert kv_cache.kv_cache_bytes(32, 8, 128, 8192, 16) == 2**30
     # Qwen2.5-7B at 100k tokens in int4: 28 layers, 4 KV heads.
-    assert decoding.kv_cache_bytes(28, 4, 128, 100_000, 4) == 2 * 28 * 4 * 128 * 100_000 // 2
+    assert kv_cache.kv_cache_bytes(28, 4, 128, 100_000, 4) == 2 * 28 * 4 * 128 * 100_000 // 2
 
 
 def test_live_cache_size_matches_the_formula():
     result = decode("mini-llama", GPT_PROMPT, Settings("greedy", max_new_tokens=5))
-    layers, kv_heads, head_dim = decoding.kv_config(get_model("mini-llama"))
+    layers, kv_heads, head_dim = kv_cache.kv_config(get_model("mini-llama"))
     # mini-llama: 4 layers, 4 query heads of 48 dimensions, grouped-query attention with 2 key/value heads.
     assert (layers, kv_heads, head_dim) == (4, 2, 48)
     prompt = len(result.prompt_tokens)
     for i, step in enumerate(result.steps):
         # After step i the cache holds the prompt and the i tokens fed back before it, in float32.
-        assert step.cache_bytes == decoding.kv_cache_bytes(layers, kv_heads, head_dim, prompt + i, bits=32)
+        assert step.cache_bytes == kv_cache.kv_cache_bytes(layers, kv_heads, head_dim, prompt + i, bits=32)
 
 
 def test_an_encoder_fills_a_trailing_mask_left_to_right():
@@ -159,7 +159,7 @@ def test_decoding_figures_carry_the_run():
     np.testing.assert_array_equal(np.asarray(cross.data[0].z), on.steps[2].cross.reshape(-1, on.steps[2].cross.shape[-1]))
     html = dviz.text_html(on, 3)
     assert html.count('class="gen"') == 3
-    table = dviz.kv_table_markdown(decoding.kv_table({"Llama-3.1-8B": decoding.KV_CONFIGS["Llama-3.1-8B"]}))
+    table = dviz.kv_table_markdown(kv_cache.kv_table({"Llama-3.1-8B": kv_cache.KV_CONFIGS["Llama-3.1-8B"]}))
     assert "| Llama-3.1-8B (32, 8, 128) | 8,192 | 1.00 GiB | 512.00 MiB | 256.00 MiB |" in table
     with pytest.raises(ValueError, match="Step 99"):
         dviz.stages_figure(on, 99)

@@ -143,13 +143,39 @@ def test_flow_by_hand():
     assert np.allclose(analysis.flow(attn, 2), expected, atol=1e-8)
 
 
+def _layered_graph(attn: np.ndarray) -> nx.DiGraph:
+    """Abnar and Zuidema's layered graph, built here so that the reference owes nothing to
+    analysis: node (l, i) is token i after layer l, and the edge (l, i) -> (l - 1, j) has the
+    capacity R[i, j] of R = 0.5 A + 0.5 I (A averaged over heads, rows renormalised)."""
+    layers, n = attn.shape[0], attn.shape[-1]
+    graph = nx.DiGraph()
+    for l in range(1, layers + 1):
+        residual = 0.5 * attn[l - 1].astype(np.float64).mean(axis=0) + 0.5 * np.eye(n)
+        residual /= residual.sum(axis=1, keepdims=True)
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge((l, i), (l - 1, j), capacity=float(residual[i, j]))
+    return graph
+
+
+def _random_attention(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    attn = np.random.default_rng(seed).random(shape).astype(np.float32)
+    return attn / attn.sum(-1, keepdims=True)
+
+
 def test_flow_equals_networkx_maximum_flow():
-    rng = np.random.default_rng(3)
-    attn = rng.random((3, 2, 5, 5)).astype(np.float32)
-    attn /= attn.sum(-1, keepdims=True)
-    graph = analysis.flow_graph(attn)
-    expected = [nx.maximum_flow_value(graph, (3, 1), (0, j)) for j in range(5)]
+    attn = _random_attention((3, 2, 5, 5), seed=3)
+    graph = _layered_graph(attn)
+    expected = [nx.maximum_flow(graph, (3, 1), (0, j))[0] for j in range(5)]
     assert np.allclose(analysis.flow(attn, 1), expected, atol=1e-7)
+
+
+def test_flow_graph_is_the_layered_graph():
+    attn = _random_attention((2, 3, 4, 4), seed=4)
+    built, expected = analysis.flow_graph(attn), _layered_graph(attn)
+    assert set(built.edges) == set(expected.edges)
+    for u, v, data in expected.edges(data=True):
+        assert built.edges[u, v]["capacity"] == pytest.approx(data["capacity"], abs=1e-12)
 
 
 def test_importance_defaults_and_bounds():

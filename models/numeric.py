@@ -1,0 +1,28 @@
+"""The numpy helpers several computations in models/ share: softmax, entropy, JSON-safe numbers.
+
+No torch here: models/analysis.py, which viz/ imports, uses these too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, as float32; -inf entries (masked scores) get probability 0."""
+    top = np.max(np.where(np.isfinite(x), x, -np.inf), axis=-1, keepdims=True)
+    e = np.exp(x - top)
+    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy in nats over the last axis, in p's dtype; 0 log 0 counts as 0."""
+    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(-1)
+
+
+def jsonable(values):
+    """Nested lists (or one number) with NaN and infinities as None, which JSON can carry."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return values.tolist()
+    return np.where(np.isfinite(values), values.astype(object), None).tolist()

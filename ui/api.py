@@ -1,0 +1,145 @@
+"""The JSON API: one function per endpoint, each validating its arguments and returning plain data.
+
+Tabs' exports call these too, so a view's downloaded numbers are exactly what the API returns.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from models import analysis, mechanisms, objectives, registry
+from models import trace as traces
+from models.architecture import architecture_to_json, describe
+from models.decoding import decode, decoding_to_json
+from models.kv_cache import cache_runs, cache_to_json, calculator_rows
+from models.masks import taxonomy, taxonomy_to_json
+from ui.controls import RUNS
+from ui.gpu import gpu
+from ui import validation
+from ui.validation import number, settings, user_errors
+
+SHORT_SENTENCE = "I like eating apples"
+
+
+def api_models() -> list[dict]:
+    """Every model the app offers: key, display name, family and source."""
+    return [
+        {"key": s.key, "name": s.name, "family": s.family, "source": f"assets/models/{s.key}" if s.embedded else s.source}
+        for s in registry.list_models()
+    ]
+
+
+@gpu
+def api_attention_data(model: str, text: str, layer: int = -1) -> dict:
+    """Run a model once on a text: tokens, attentions [layer][head][query][key] (every layer, or
+    only `layer` when it is 0 or more), masks, outputs."""
+    with user_errors():
+        layer = number(layer, "layer")
+        return traces.trace_to_json(traces.run_trace(model, text), None if layer < 0 else layer)
+
+
+@gpu
+def api_head_patterns(model: str, text: str) -> dict:
+    """Per self-attention kind, per layer/head: entropy, distance, sink, previous/diagonal/next, label."""
+    with user_errors():
+        trace = traces.run_trace(model, text)
+        return analysis.patterns_to_json(trace, analysis.trace_patterns(trace))
+
+
+@gpu
+def api_attention_rank(model: str, text: str, tolerance: float = 1e-3) -> dict:
+    """Per attention kind: rank and effective_rank [layer][head], singular_values [layer][head][i]."""
+    with user_errors():
+        trace = traces.run_trace(model, text)
+        return analysis.rank_to_json(trace, analysis.trace_rank(trace, number(tolerance, "tolerance", False)))
+
+
+@gpu
+def api_attention_flow(model: str, text: str, position: int = -1, kind: str = "") -> dict:
+    """Rollout and attention-flow scores per input token for one query position (-1: the model's
+    default, [CLS] for encoders and the last token for decoders) of one self-attention stack."""
+    with user_errors():
+        trace = traces.run_trace(model, text)
+        result = analysis.importance_of(trace, number(position, "position"), kind if isinstance(kind, str) else "")
+        return analysis.importance_to_json(trace, result)
+
+
+@gpu
+def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> dict:
+    """The mask each architecture applies ([query][key], 1 = may attend) for this text:
+    bidirectional with padding (a batch of two), causal, prefix-LM, and T5's three."""
+    with user_errors():
+        return taxonomy_to_json(taxonomy(text, second or SHORT_SENTENCE, number(prefix, "prefix")))
+
+
+@gpu
+def api_decode(model: str, prompt: str, strategy: str = "greedy", temperature: float = 1.0, top_k: int = 0,
+               top_p: float = 1.0, seed: int = 0, max_new_tokens: int = 20, num_beams: int = 1) -> dict:
+    """Generate step by step: text, token_ids and per step the chosen token, its probability, the
+    cumulative log-probability, the entropy and the top 20 candidates after every sampling stage."""
+    with user_errors():
+        return decoding_to_json(decode(model, prompt, settings(strategy, temperature, top_k, top_p, seed,
+                                                               max_new_tokens, num_beams)))
+
+
+@gpu
+def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
+    """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes, the
+    tokens (the same both ways), and the cache calculator for real configurations."""
+    with user_errors():
+        on, off = cache_runs(model, prompt, number(max_new_tokens, "max_new_tokens"))
+        return cache_to_json(on, off, calculator_rows(model))
+
+
+@gpu
+def api_architecture(model: str) -> dict:
+    """A model's parts with parameter counts (adding up to sum(p.numel())), the order of the
+    sublayers in a block, and its features: norm, norm placement, positions, activation, attention."""
+    with user_errors():
+        return architecture_to_json(describe(model))
+
+
+@gpu
+def api_objectives(model: str, text: str, second: str = "", seed: int = 0) -> dict:
+    """The model's own training objective on the text: BERT's masking (and NSP with a second
+    sentence), GPT's shifted next-token targets with per-token loss, or T5's span corruption."""
+    with user_errors():
+        return objectives.objective_to_json(objectives.objective(model, text, second or "", validation.seed(seed)))
+
+
+@gpu
+def api_order_experiment(model: str, text: str, seed: int = 0) -> dict:
+    """Shuffle the tokens, remove positions (all position ids 0), undo the shuffle on the outputs and
+    report the largest difference: ~0 for a bidirectional encoder, large for a causal decoder."""
+    with user_errors():
+        return mechanisms.order_to_json(mechanisms.order_experiment(model, text, validation.seed(seed)))
+
+
+@gpu
+def api_scaling(model: str, text: str, layer: int = 0, head: int = 0) -> dict:
+    """One head's scores through softmax with and without 1/sqrt(d_k): weights, entropy, max weight."""
+    with user_errors():
+        return mechanisms.scaling_to_json(mechanisms.scaling(model, text, number(layer, "layer"), number(head, "head")))
+
+
+@gpu
+def api_moe_routing(model: str, text: str) -> dict:
+    """Per layer and token: the router's probabilities over the experts, the top-k chosen, their
+    mixing weights, and how many tokens each expert processed."""
+    with user_errors():
+        return mechanisms.routing_to_json(mechanisms.moe_routing(model, text))
+
+
+ENDPOINTS = {
+    "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
+    "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
+    "decode": api_decode, "kv_cache": api_kv_cache, "architecture": api_architecture,
+    "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
+    "moe_routing": api_moe_routing,
+}
+
+
+def register() -> None:
+    """Every endpoint under its name, inside the Blocks being built. /models runs no model."""
+    for name, fn in ENDPOINTS.items():
+        gr.api(fn, api_name=name, **({} if fn is api_models else RUNS))

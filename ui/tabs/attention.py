@@ -1,0 +1,82 @@
+"""Attention: one model in depth, the chosen head beside its mask, then every head at once."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from models import registry
+from models import trace as traces
+from ui.api import api_attention_data
+from ui.controls import RUNS, Page, head_controls, head_view, kinds_update, shown_kind
+from ui.gpu import gpu
+from ui.i18n import L, explain
+from ui.validation import user_errors
+from viz.overview import overview_figure, parse_pick
+
+ID, LABEL = "attention", "Attention"
+
+
+@gpu
+def run_attention(model, text, kind, layer, head):
+    with user_errors():
+        trace = traces.run_trace(model, text)
+        kind = shown_kind(trace, kind)
+        return (trace, kinds_update(trace.kinds, kind), *head_view(trace, kind, layer, head))
+
+
+def view_attention(trace, kind, layer, head):
+    if trace is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    with user_errors():
+        return head_view(trace, kind, layer, head)
+
+
+def draw_overview(trace, kind):
+    """The all-heads overview of the run just shown. It follows the head view as its own step:
+    it is most of the bytes (12 x 12 heads at 64 tokens: 3.4 MB of exact weights), so the chosen
+    head appears first, and moving the layer or head sliders does not send it again."""
+    if trace is None:
+        return gr.skip()
+    with user_errors():
+        return overview_figure(trace.attention(shown_kind(trace, kind)), trace.model_name)
+
+
+def pick_head(trace, kind, picked):
+    """A click on the overview ("x|y" labels of the cell) opens that head."""
+    if trace is None or not picked:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    with user_errors():
+        x, _, y = str(picked).partition("|")
+        layer, head = parse_pick(x, y)
+        return head_view(trace, kind, layer, head)
+
+
+def build(page: Page, tab: gr.Tab) -> None:
+    explain("attention")
+    with gr.Row(elem_classes=["controls"]):
+        model, kind, layer, head = head_controls("att", registry.DEFAULTS["encoder"], "encoder")
+    with gr.Row():
+        attn_plot = gr.Plot(label=L("Attention of the selected head"), elem_id="att-heatmap")
+        mask_plot = gr.Plot(label=L("Mask"), elem_id="att-mask")
+    over = gr.Plot(label=L("All heads"), elem_id="overview")
+    picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
+    open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
+    trace = gr.State(None)
+    view = [trace, kind, layer, head]
+    shown = [layer, head, mask_plot, attn_plot]
+    gr.on([page.run.click, page.text.submit, model.input], run_attention, [model, page.text, kind, layer, head],
+          [trace, kind, *shown], api_name="attention_view", **RUNS,
+          api_description="One model: the selected head's heatmap and its mask (then /attention_overview).").then(
+        draw_overview, [trace, kind], over, api_name="attention_overview",
+        api_description="After /attention_view in the same session: the all-heads overview of that run, for the kind given.")
+    gr.on([layer.release, head.release], view_attention, view, shown, api_name="view_attention",
+          api_visibility="private")
+    kind.input(view_attention, view, shown, api_visibility="private").then(
+        draw_overview, [trace, kind], over, api_visibility="private")
+    open_pick.click(pick_head, [trace, kind, picked], shown, api_name="pick_head", api_visibility="private")
+    tab.select(run_attention, [model, page.text, kind, layer, head], [trace, kind, *shown],
+               api_visibility="private", **RUNS).then(draw_overview, [trace, kind], over, api_visibility="private")
+
+
+def numbers(values: dict, text: str) -> dict:
+    return api_attention_data(values["att-model"], text)

@@ -1,0 +1,52 @@
+"""Masks: the masking taxonomy beside the attention each mask produces, on the same text."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from models.masks import taxonomy
+from ui.api import SHORT_SENTENCE, api_mask_data
+from ui.controls import MAX_INDEX, RUNS, Page, index_slider
+from ui.gpu import gpu
+from ui.i18n import L, explain
+from ui.validation import clamp, user_errors
+from viz.heatmap import attention_heatmap, mask_heatmap
+
+ID, LABEL = "masks", "Masks"
+ROWS = ("BERT, row 1", "BERT, row 2 (padded)", "GPT, causal", "GPT, prefix-LM", "T5 encoder", "T5 decoder", "T5 cross")
+
+
+@gpu
+def run_masks(text, second, prefix, layer, head):
+    with user_errors():
+        result = taxonomy(text, second or SHORT_SENTENCE, prefix)
+        figures = []
+        for scheme in result.schemes:
+            attn = scheme.attention
+            lay, hd = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
+            figures += [mask_heatmap(attn, f"mask · {scheme.title}"),
+                        attention_heatmap(attn, lay, hd, f"attention L{lay} H{hd} · {scheme.title}")]
+        return (gr.Slider(maximum=result.length, value=result.prefix), *figures)
+
+
+def build(page: Page, tab: gr.Tab) -> None:
+    explain("masks")
+    with gr.Row(elem_classes=["controls"]):
+        second = gr.Textbox(SHORT_SENTENCE, label=L("Second sentence of BERT's batch (the shorter one gets [PAD])"),
+                            elem_id="mask-second")
+        prefix = gr.Slider(0, MAX_INDEX, value=2, step=1, label=L("Prefix length (prefix decoder)"), elem_id="mask-prefix")
+        layer, head = index_slider("Layer", "mask-layer"), index_slider("Head", "mask-head")
+        show = gr.Button(L("Show masks"), variant="primary", elem_id="mask-run")
+    plots = []
+    with gr.Column(elem_id="masks-plots"):
+        for title in ROWS:
+            with gr.Row():
+                plots.append(gr.Plot(label=f"{title}: mask"))
+                plots.append(gr.Plot(label=f"{title}: attention"))
+    gr.on([show.click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
+          [page.text, second, prefix, layer, head], [prefix, *plots], api_name="masks_view", **RUNS,
+          api_description="Mask and attention figures of the four masking schemes for the text.")
+
+
+def numbers(values: dict, text: str) -> dict:
+    return api_mask_data(text, values["mask-second"], int(values["mask-prefix"]))
