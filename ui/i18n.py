@@ -9,6 +9,7 @@ without knowing the reader's language, so carry both) in assets/i18n/messages.js
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -33,6 +34,13 @@ def bilingual(message: str) -> str:
         if match:
             return f"{message}\n{chinese.format(*(g or '' for g in match.groups()))}"
     return message
+
+
+def toast(message: str) -> str:
+    """A message for a toast (gr.Error, gr.Warning, gr.Info) in both languages, as text: Gradio
+    renders a toast's message as HTML, and messages carry what requests sent (link parameters,
+    model names), so a crafted link could otherwise draw links or images on this page."""
+    return html.escape(bilingual(message), quote=False)
 
 
 def L(text: str) -> I18nData:

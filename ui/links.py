@@ -11,7 +11,7 @@ import time
 
 import gradio as gr
 
-from ui.i18n import ASSETS, bilingual
+from ui.i18n import ASSETS, toast
 
 SCENARIOS = json.loads((ASSETS / "scenarios.json").read_text(encoding="utf-8"))
 LINKABLE = (gr.Slider, gr.Dropdown, gr.Radio, gr.Checkbox, gr.Number, gr.Textbox)
@@ -72,7 +72,7 @@ def restore(params: dict, components: list, tabs: tuple[str, ...]) -> list:
             updates.append(gr.update())
     skipped += [k for k in params if k not in by_id and k not in PAGE_PARAMS]
     if skipped:
-        gr.Warning(bilingual(f"Ignored link parameters: {', '.join(sorted(skipped))[:300]}"))
+        gr.Warning(toast(f"Ignored link parameters: {', '.join(sorted(skipped))[:300]}"))
     tab = params.get("tab") if params.get("tab") in tabs else None
     # The page's script sees the marker change and clicks the tab, which runs its view.
     marker = json.dumps({"tab": tab or tabs[0], "step": "dec-index" in params, "nonce": time.time()})
@@ -88,4 +88,4 @@ def restore_scenario(name: str, components: list, tabs: tuple[str, ...]) -> list
     for scenario in SCENARIOS:
         if scenario["name"] == name:
             return restore({k: str(v) for k, v in scenario["params"].items()}, components, tabs)
-    raise gr.Error(bilingual("Pick a scenario from the list."))
+    raise gr.Error(toast("Pick a scenario from the list."))

@@ -16,7 +16,7 @@ from models.loading import available_devices, configure_threads, default_device,
 from ui import api
 from ui.controls import CONCURRENCY, RUNS, Page
 from ui.export import EXAMPLE_TEXT, export_view
-from ui.i18n import ASSETS, I18N, L, bilingual, explain
+from ui.i18n import ASSETS, I18N, L, explain, toast
 from ui.links import SCENARIOS, linked_components, restore_link, restore_scenario
 from ui.tabs import IDS, TABS
 from ui.tabs.compare import SLUGS
@@ -60,7 +60,7 @@ def device_menu_enabled() -> bool:
 def choose_device(name: str) -> None:
     with user_errors():
         set_device(name)
-    gr.Info(bilingual(f"Models now run on {name}."))
+    gr.Info(toast(f"Models now run on {name}."))
 
 
 def _toolbar() -> tuple:

@@ -14,7 +14,7 @@ import gradio as gr
 
 from models.decoding import Settings
 from models.limits import time_limit
-from ui.i18n import bilingual
+from ui.i18n import toast
 
 log = logging.getLogger("triptych")
 
@@ -30,10 +30,10 @@ def user_errors():
     except gr.Error:
         raise
     except ValueError as err:
-        raise gr.Error(bilingual(str(err)), title="Cannot do that · 无法执行") from None
+        raise gr.Error(toast(str(err)), title="Cannot do that · 无法执行") from None
     except Exception as err:
         log.exception("unexpected failure")
-        raise gr.Error(bilingual(f"Something went wrong inside the model run ({type(err).__name__}). "
+        raise gr.Error(toast(f"Something went wrong inside the model run ({type(err).__name__}). "
                                  "Try a shorter text or another model."), title="Internal error · 内部错误") from None
 
 

@@ -450,3 +450,28 @@ def test_unreadable_tokens_are_framed_and_named_in_both_languages(browser, live_
         other.screenshot(path=str(_shots(tmp_path) / "unfamiliar.png"), full_page=False)
     finally:
         other.close()
+
+
+HOSTILE = '<a id="x" href="http://127.0.0.1:9/p">Sign in again</a><img src="http://127.0.0.1:9/t.png">'
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("where", ["name", "value"])
+def test_a_crafted_link_draws_nothing_and_fetches_nothing(browser, live_url, where, lang):
+    """Markup in a link's parameter name (echoed in "Ignored link parameters") or value (a model
+    name, echoed in "Unknown model") shows as text in the toast: no element, no request."""
+    from urllib.parse import urlencode
+
+    params = {HOSTILE: "1"} if where == "name" else {"model-bert": HOSTILE}
+    requests = []
+    other = browser.new_page(viewport={"width": 1600, "height": 1200})
+    other.on("request", lambda r: requests.append(r.url))
+    try:
+        other.goto(f"{live_url}?{urlencode({**params, 'lang': lang})}")
+        toast = other.locator("[data-testid='toast-body']", has_text="Sign in again").first
+        toast.wait_for(timeout=60_000)
+        assert '<a id="x"' in toast.inner_text()  # the markup, shown as text
+        assert other.locator("#x").count() == 0 and other.locator("img[src*='127.0.0.1:9/']").count() == 0
+        assert not [u for u in requests if "127.0.0.1:9/" in u]
+    finally:
+        other.close()

@@ -118,3 +118,20 @@ def test_markup_like_tokens_are_escaped_for_plotly():
     fig = attention_heatmap(a, 0, 0)
     assert list(fig.layout.xaxis.ticktext) == ["&lt;pad&gt;", "I", "&lt;/s&gt;", "&amp;"]
     assert fig.data[0].customdata[2][0][0] == "&lt;/s&gt;"
+
+
+def test_tables_show_names_and_tokens_as_text():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from viz.tables import order_table_markdown, rank_summary_markdown
+
+    report = SimpleNamespace(shape=(3, 3), rank=np.full((1, 2), 3), kind="encoder", tolerance=1e-3,
+                             effective_rank=np.full((1, 2), 2.5), min_diagonal=np.full((1, 2), 0.1))
+    summary = rank_summary_markdown([("<img src=x>", report)])
+    assert "<img" not in summary and "&lt;img src=x&gt;" in summary and "2 of 2 heads full rank" in summary
+    order = SimpleNamespace(model_key="<b>m</b>", family="encoder", shuffled=("<i>", "a"),
+                            max_without_positions=1e-7, max_with_positions=0.5)
+    table = order_table_markdown([order])
+    assert "<b>" not in table and "<i>" not in table and "1.00e-07" in table
