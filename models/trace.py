@@ -114,6 +114,9 @@ def encode_text(loaded: LoadedModel, text: str, second: str | None = None) -> di
     """The model inputs of a typed text, or of a sentence pair with `second`, cut to
     max_tokens() tokens and to 128 at most; refused when the text gives no tokens."""
     text, _ = clean_text(text)
+    if second is not None:
+        # Cut like the first: the tokenizer would otherwise read all of a 20 MB second sentence.
+        second, _ = clean_text(second)
     enc = loaded.tokenizer(text, second, return_tensors="pt", truncation=True, max_length=min(max_tokens(), 128))
     if enc["input_ids"].shape[1] == 0:
         raise ValueError("The text gave no tokens for this model; type some words.")

@@ -45,9 +45,7 @@ def coerce(component, raw: str):
                 return value
         if isinstance(component, gr.Dropdown) and component.allow_custom_value and len(raw) <= 200:
             return raw  # a model key or Hub id: the handlers check it like any request
-        if isinstance(component, gr.Radio) and raw.replace("-", "").isalnum() and len(raw) <= 32:
-            return raw  # a choice the handlers set at run time (e.g. T5's "cross")
-        raise ValueError(raw)
+        raise ValueError(raw)  # a radio's choices are fixed (the kind radios hold all three kinds)
     return raw[:4000]
 
 
@@ -61,12 +59,7 @@ def restore(params: dict, components: list, tabs: tuple[str, ...]) -> list:
             updates.append(gr.update())
             continue
         try:
-            value = coerce(component, params[component.elem_id])
-            if isinstance(component, gr.Radio) and value not in [c[1] for c in component.choices]:
-                # A choice the handlers add at run time (T5's "cross"); Gradio checks values against choices.
-                updates.append(gr.update(choices=[c[1] for c in component.choices] + [value], value=value))
-            else:
-                updates.append(gr.update(value=value))
+            updates.append(gr.update(value=coerce(component, params[component.elem_id])))
         except (TypeError, ValueError):
             skipped.append(component.elem_id)
             updates.append(gr.update())

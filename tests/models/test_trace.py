@@ -274,3 +274,24 @@ def test_prefix_lm_mask_is_what_the_model_applies(model):
     np.testing.assert_allclose(trace_mod.run_prefix_lm(model, text, 1).attentions[0].attn, causal.attn, atol=1e-6)
     with pytest.raises(ValueError, match="prefix"):
         trace_mod.run_prefix_lm(model, text, n + 1)
+
+
+def test_a_second_sentence_is_cut_and_checked_like_the_first(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    seen = []
+
+    def tokenizer(text, second, **kwargs):
+        seen.append((len(text), len(second)))
+        return {"input_ids": torch.ones(1, 3, dtype=torch.long), "attention_mask": torch.ones(1, 3, dtype=torch.long)}
+
+    monkeypatch.setenv(trace_mod.MAX_CHARS_ENV, "100")
+    loaded = SimpleNamespace(tokenizer=tokenizer, device=torch.device("cpu"))
+    enc = trace_mod.encode_text(loaded, "a" * 500, "b" * 20_000)
+    assert seen == [(100, 100)] and set(enc) == {"input_ids", "attention_mask"}
+    with pytest.raises(ValueError, match="must be a string"):
+        trace_mod.encode_text(loaded, "a", 5)
+    with pytest.raises(ValueError, match="empty"):
+        trace_mod.encode_text(loaded, "a", "  ")

@@ -33,6 +33,7 @@ def test_training_is_reproducible_bit_for_bit(tmp_path):
     assert first["final_loss"] == second["final_loss"]
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     other_seed = train.train("mini-gpt", tmp_path / "c", steps=4, pairs=400, progress=False, seed=1)
+    assert other_seed["seed"] == 1
     assert _digest(tmp_path / "c") != _digest(tmp_path / "a")
 
 

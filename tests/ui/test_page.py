@@ -52,13 +52,17 @@ def test_restore_coerces_and_refuses(demo):
     linked = links.linked_components(demo)
     ids = _by_id(demo)
     params = {"tab": "attention", "text": "我喜欢吃苹果", "att-model": "Mini T5 (embedded)", "att-kind": "cross",
-              "att-layer": "1", "att-head": "999", "dec-temperature": "nan", "dec-cache": "0", "nonsense": "1"}
-    with pytest.warns(UserWarning, match="dec-temperature, nonsense"):
+              "att-layer": "1", "att-head": "999", "dec-temperature": "nan", "dec-cache": "0", "nonsense": "1",
+              "dec-strategy": "nucleus", "graph-kind": "banana"}
+    with pytest.warns(UserWarning, match="dec-strategy, dec-temperature, graph-kind, nonsense"):
         marker, *updates = links.restore(params, linked, IDS)
     values = {c.elem_id: u.get("value") for c, u in zip(linked, updates) if "value" in u}
     assert values["text"] == "我喜欢吃苹果" and values["att-model"] == "mini-t5" and values["att-kind"] == "cross"
     assert values["att-layer"] == 1 and values["att-head"] == ids["att-head"].maximum  # clamped to the slider
     assert values["dec-cache"] is False and "dec-temperature" not in values  # NaN is refused
+    # A choice a radio does not have is refused, not added to it.
+    assert "dec-strategy" not in values and "graph-kind" not in values
+    assert not any("choices" in u for u in updates)
     assert json.loads(marker)["tab"] == "attention"
     marker, *_ = links.restore({"tab": "<script>"}, linked, IDS)
     assert json.loads(marker)["tab"] == "compare"
