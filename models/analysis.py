@@ -81,7 +81,8 @@ class Importance:
     position: int  # the query position whose inputs are scored
     tokens: tuple[str, ...]
     rollout: np.ndarray  # (tokens,) row `position` of the attention rollout, sums to 1
-    flow: np.ndarray  # (tokens,) maximum flow from `position` in the last layer to each input token
+    flow: np.ndarray  # (tokens,) flow_raw / its sum: on rollout's scale, as Abnar and Zuidema's code shows it
+    flow_raw: np.ndarray  # (tokens,) maximum flow from `position` in the last layer to each input token
 
 
 def _valid(attn: AttentionSet) -> np.ndarray:
@@ -251,7 +252,10 @@ def importance(attn: AttentionSet, position: int | None = None) -> Importance:
     position = int(position)
     if not 0 <= position < n:
         raise ValueError(f"Position {position} does not exist: the text has positions 0 to {n - 1}.")
-    return Importance(attn.kind, position, attn.query_tokens, rollout(attn.attn)[position], flow(attn.attn, position))
+    raw = flow(attn.attn, position)
+    total = raw.sum()
+    normalised = raw / total if total > 0 else raw
+    return Importance(attn.kind, position, attn.query_tokens, rollout(attn.attn)[position], normalised, raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,4 +324,5 @@ def rank_to_json(trace: Trace, reports: dict[str, RankReport]) -> dict:
 
 def importance_to_json(trace: Trace, result: Importance) -> dict:
     return {"model": trace.model_key, "kind": result.kind, "tokens": list(result.tokens), "position": result.position,
-            "rollout": numeric.jsonable(result.rollout), "flow": numeric.jsonable(result.flow)}
+            "rollout": numeric.jsonable(result.rollout), "flow": numeric.jsonable(result.flow),
+            "flow_raw": numeric.jsonable(result.flow_raw)}

@@ -107,8 +107,11 @@ def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
     fig = go.Figure([
         go.Bar(x=x, y=result.rollout.astype(np.float32), name="attention rollout", marker_color="#2166ac",
                hovertemplate="%{x}<br>rollout %{y:.4f}<extra></extra>"),
-        go.Bar(x=x, y=result.flow.astype(np.float32), name="attention flow (max flow)", marker_color="#d6604d",
-               hovertemplate="%{x}<br>flow %{y:.4f}<extra></extra>"),
+        # Flow divided by its sum, as Abnar and Zuidema's code shows it, so both bars sum to 1;
+        # the raw max-flow value is in the hover and the API.
+        go.Bar(x=x, y=result.flow.astype(np.float32), name="attention flow (max flow, normalised)",
+               marker_color="#d6604d", customdata=result.flow_raw.astype(np.float32),
+               hovertemplate="%{x}<br>flow %{y:.4f} (max flow %{customdata:.4f})<extra></extra>"),
     ])
     title = (f"{model_name + ' · ' if model_name else ''}which input tokens reach position {result.position} "
              f"({plotly_text(result.tokens[result.position])}) through every layer")

@@ -184,5 +184,9 @@ def test_importance_defaults_and_bounds():
     assert result.position == 4 and result.rollout.sum() == pytest.approx(1.0)
     assert result.flow.max() <= 1.0 + 1e-9
     assert result.rollout[4:].sum() > 0 and np.all(result.flow >= 0)
+    # Flow on rollout's scale: the raw max flow divided by its sum.
+    np.testing.assert_allclose(result.flow_raw, analysis.flow(attn.attn, 4), atol=1e-12)
+    np.testing.assert_allclose(result.flow, result.flow_raw / result.flow_raw.sum(), atol=1e-12)
+    assert result.flow.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="Position 9"):
         analysis.importance(attn, 9)

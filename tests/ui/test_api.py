@@ -181,7 +181,11 @@ def test_attention_flow_endpoint_equals_the_analysis_of_the_data(client):
     n = attn.shape[-1]
     assert result["position"] == n - 1 and result["tokens"] == data["tokens"]
     np.testing.assert_allclose(result["rollout"], analysis.rollout(attn)[n - 1], atol=1e-9)
-    np.testing.assert_allclose(result["flow"], analysis.flow(attn, n - 1), atol=1e-9)
+    raw = analysis.flow(attn, n - 1)
+    np.testing.assert_allclose(result["flow_raw"], raw, atol=1e-9)
+    # Shown on rollout's scale: each query's flow divided by its sum (Abnar and Zuidema's code).
+    np.testing.assert_allclose(result["flow"], raw / raw.sum(), atol=1e-9)
+    assert abs(sum(result["flow"]) - 1) < 1e-6 and abs(sum(result["rollout"]) - 1) < 1e-6
     bert = client.predict("mini-bert", text, 2, "encoder", api_name="/attention_flow")
     assert bert["position"] == 2 and abs(sum(bert["rollout"]) - 1) < 1e-6
     with pytest.raises(Exception, match="Position 99"):

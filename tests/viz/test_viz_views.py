@@ -128,6 +128,7 @@ def test_importance_figure_bars_equal_rollout_and_flow():
     fig = graphs.importance_figure(result)
     np.testing.assert_allclose(np.asarray(fig.data[0].y), result.rollout, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fig.data[1].y), result.flow, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.data[1].customdata), result.flow_raw, rtol=1e-6)
 
 
 def test_view_figures_serialise():
