@@ -163,11 +163,12 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailable:
-    return ModelUnavailable(
-        f"Could not load {spec.name} ({spec.source}): {why} The embedded models work offline; "
-        "to use this one, run once on a machine with internet access so it is cached, "
-        "or pick another model."
-    )
+    if spec.is_local:
+        advice = "Check that the folder holds a model saved with save_pretrained, or pick another model."
+    else:
+        advice = ("The embedded models work offline; to use this one, run once on a machine with internet "
+                  "access so it is cached, or pick another model.")
+    return ModelUnavailable(f"Could not load {spec.name} ({spec.source}): {why} {advice}")
 
 
 def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:

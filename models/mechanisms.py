@@ -27,6 +27,15 @@ from models.tokens import display_tokens
 from models.trace import encode_text, run_trace
 
 
+# The T5 family's mechanisms (relative position biases, no 1/sqrt(d_k)); other encoder-decoders
+# such as BART have learned positions and scale their scores.
+T5_TYPES = ("t5", "mt5", "umt5", "longt5")
+
+
+def _is_t5(loaded: LoadedModel) -> bool:
+    return getattr(loaded.model.config, "model_type", "") in T5_TYPES
+
+
 def _hidden(loaded: LoadedModel, ids: list[int], without_positions: bool) -> np.ndarray:
     inputs = {"input_ids": torch.tensor([ids], device=loaded.device)}
     if without_positions:
@@ -40,7 +49,7 @@ def order_experiment(key: str, text: str, seed: int = 0) -> OrderResult:
     """Shuffle the ordinary tokens (specials stay put), run both orders, undo the shuffle on the
     outputs and compare, once with every position id set to 0 and once with real positions."""
     loaded = get_model(key)
-    if loaded.family == "encoder-decoder":
+    if _is_t5(loaded):
         raise ValueError("T5 keeps positions inside attention as relative biases; compare an encoder "
                          "(mini-bert) with a decoder (mini-gpt, mini-llama).")
     if "position_ids" not in inspect.signature(loaded.model.forward).parameters:
@@ -79,7 +88,7 @@ def layers_heads(key: str) -> tuple[int, int]:
 def scaling(key: str, text: str, layer: int = 0, head: int = 0) -> Scaling:
     """One head's scores on the typed text, through softmax with and without 1/sqrt(d_k)."""
     loaded = get_model(key)
-    if loaded.family == "encoder-decoder":
+    if _is_t5(loaded):
         raise ValueError("T5 does not divide its scores by sqrt(d_k) (its initialisation absorbs the factor); "
                          "pick BERT, GPT or LLaMA.")
     trace = run_trace(key, text)

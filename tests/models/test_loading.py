@@ -120,3 +120,37 @@ def test_no_code_enables_remote_code():
             if enabling.search(line):
                 offenders.append(f"{path}:{number}")
     assert offenders == []
+
+
+def test_t5_messages_are_for_t5_only_and_a_folder_error_names_the_folder(tmp_path, allow_any_model):
+    """BART is an encoder-decoder with learned positions that scales its scores: the T5-only
+    refusals do not apply to it; an empty folder is told about config.json in both languages."""
+    import pytest
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration
+
+    from models import mechanisms
+    from models.registry import ASSETS
+    from ui.i18n import bilingual
+
+    tok = AutoTokenizer.from_pretrained(ASSETS / "mini-t5")
+    bart = BartForConditionalGeneration(BartConfig(
+        vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.pad_token_id,
+        decoder_start_token_id=tok.pad_token_id))
+    folder = tmp_path / "bart"
+    bart.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    result = mechanisms.scaling(str(folder), "I like eating apples", 0, 1)
+    assert result.d_k == 16 and result.scaled.shape[0] == len(result.tokens)
+    with pytest.raises(ValueError) as err:
+        mechanisms.order_experiment(str(folder), "I like eating apples")
+    assert "T5" not in str(err.value) and "position ids" in str(err.value)
+    with pytest.raises(ValueError, match="T5 does not divide"):
+        mechanisms.scaling("mini-t5", "I like eating apples")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError) as err:
+        loading.get_model(str(tmp_path / "empty"))
+    english, chinese = bilingual(str(err.value)).split("\n")
+    assert "no config.json" in english and "internet" not in english
+    assert "config.json" in chinese and "联网" not in chinese
