@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import gradio as gr
 
-from models.decoding import Settings
+from models.results import Settings
 from models.limits import time_limit
 from ui.i18n import toast
 
