@@ -1,9 +1,10 @@
 """Train the embedded models from scratch on the generated corpus: `python -m training.train`.
 
-Each recipe regenerates the corpus from its seed, trains its family's tokenizer on it, builds
-a small model of a real transformers class, trains it for a fixed number of steps and saves it
-with save_pretrained under assets/models/<name>/ together with a model card. Fixed seeds,
-fixed step counts and deterministic kernels make a rerun reproduce the checkpoint.
+Each recipe regenerates the corpus from its seed, reads the embedded checkpoint's frozen
+tokenizer (or, with --new-tokenizer, trains its family's tokenizer on the corpus), builds a
+small model of a real transformers class, trains it for a fixed number of steps and saves it
+with save_pretrained under assets/models/<name>/ together with a model card. Fixed seeds, fixed
+step counts, a frozen vocabulary and deterministic kernels make a rerun reproduce the checkpoint.
 
 Objectives, as in the papers of each family:
 - mini-bert: masked language modelling (15 % of tokens; 80 % [MASK], 10 % random, 10 % kept)
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 from transformers import (
+    AutoTokenizer,
     BertConfig,
     BertForPreTraining,
     GenerationConfig,
@@ -131,11 +133,25 @@ def training_data(recipe: Recipe, seed: int):
     return corpus.pairs(recipe.pairs, seed), corpus.stories(recipe.stories, seed)
 
 
+def frozen_tokenizer(folder: Path | None):
+    """The tokenizer saved in `folder` (a checkpoint's), or None when there is none.
+
+    The `tokenizers` trainers are not reproducible: WordPiece breaks ties in its pair counts and
+    Unigram sums its EM statistics in the order of a Rust hash map, which is seeded anew in every
+    process (a different token set at the cutoff, scores that differ by up to 0.04; measured,
+    docs/decisions.md). So a vocabulary is built once, saved with its checkpoint and frozen:
+    retraining reads it back and is then deterministic; `--new-tokenizer` builds a fresh one."""
+    if folder is None or not (Path(folder) / "tokenizer.json").is_file():
+        return None
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
 def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | None = None,
-          progress: bool = True, pairs: int | None = None) -> dict:
+          progress: bool = True, pairs: int | None = None, tokenizer_from: Path | None = None) -> dict:
     """Train one recipe and save it; returns the training summary written to the model card.
 
     `steps` and `pairs` shrink a run for smoke tests; the defaults reproduce the checkpoints.
+    `tokenizer_from` names a folder whose saved tokenizer is used instead of building one.
     """
     recipe = RECIPES[name]
     if pairs:
@@ -146,10 +162,13 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
     torch.use_deterministic_algorithms(True)
     started = time.time()
     pairs, stories = training_data(recipe, seed)
-    tok = recipe.tokenizer(tokenizer_texts(pairs, stories), recipe.vocab_size)
+    tok = frozen_tokenizer(tokenizer_from)
+    built = tok is None
+    if built:
+        tok = recipe.tokenizer(tokenizer_texts(pairs, stories), recipe.vocab_size)
     model = build_model(name, tok)
     model.train()
-    data = batches(recipe.family, tok, pairs, stories, recipe.batch_size, seed)
+    data = batches(recipe.family, tok, pairs, stories, recipe.batch_size, seed, recipe.batch_tokens)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(steps))
     losses = []
@@ -175,12 +194,14 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": steps,
         "batch_size": recipe.batch_size,
+        "batch_tokens": recipe.batch_tokens,
         "seed": seed,
         "train_pairs": recipe.pairs,
         "train_stories": recipe.stories,
         "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4),
         "train_seconds": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
+        "tokenizer": "built" if built else "frozen",
     }
     save(model, tok, out_dir, summary)
     familiarity.write_counts(out_dir, counts)
@@ -217,6 +238,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     parser.add_argument("--out", type=Path, default=None, help="folder for the checkpoints (default assets/models)")
+    parser.add_argument("--new-tokenizer", action="store_true",
+                        help="build a new vocabulary instead of reading the embedded checkpoint's frozen one")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation and model card")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
                         help="torch threads (the bits of a checkpoint depend on it: BLAS sums in another order)")
@@ -226,7 +249,8 @@ def main() -> None:
     names = list(RECIPES) if args.model == "all" else [args.model]
     for name in names:
         out = (args.out / name) if args.out else ASSETS / name
-        summary = train(name, out, seed=args.seed, steps=args.steps)
+        frozen = None if args.new_tokenizer else ASSETS / name
+        summary = train(name, out, seed=args.seed, steps=args.steps, tokenizer_from=frozen)
         log.info("%s: %s", name, json.dumps(summary))
         if not args.no_eval:
             from training import evaluate

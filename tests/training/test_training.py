@@ -37,6 +37,29 @@ def test_training_is_reproducible_bit_for_bit(tmp_path):
     assert _digest(tmp_path / "c") != _digest(tmp_path / "a")
 
 
+@pytest.mark.parametrize("name", ["mini-bert", "mini-t5"])
+def test_a_frozen_vocabulary_makes_every_family_reproducible(name, tmp_path):
+    # WordPiece and Unigram trainers differ from process to process; with the vocabulary read
+    # back from a checkpoint folder (as `python -m training.train` does) the weights do not.
+    train.train(name, tmp_path / "vocab", steps=1, pairs=400, progress=False)
+    runs = [train.train(name, tmp_path / run, steps=4, pairs=400, progress=False, tokenizer_from=tmp_path / "vocab")
+            for run in ("a", "b")]
+    assert runs[0]["tokenizer"] == "frozen" and runs[0]["final_loss"] == runs[1]["final_loss"]
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "vocab" / "tokenizer.json").read_bytes()
+
+
+def test_the_command_line_reads_the_embedded_vocabulary_unless_told_otherwise(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(train, "train", lambda name, out, **kw: seen.append(kw["tokenizer_from"]) or {})
+    for extra in ([], ["--new-tokenizer"]):
+        monkeypatch.setattr("sys.argv", ["train", "--model", "mini-bert", "--no-eval", "--out", str(tmp_path), *extra])
+        train.main()
+    assert seen == [train.ASSETS / "mini-bert", None]
+    assert train.frozen_tokenizer(tmp_path) is None
+    assert len(train.frozen_tokenizer(train.ASSETS / "mini-bert")) == 8000
+
+
 def test_span_corruption_marks_each_dropped_span_with_a_sentinel():
     import random
 
@@ -107,3 +130,20 @@ def test_pretraining_loss_equals_bert_for_pretraining_loss():
             reference = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten())
         assert torch.allclose(train.pretraining_loss(model, batch), reference, atol=1e-5)
     assert with_nsp == {True, False}
+
+
+def test_a_token_budget_bounds_the_padded_batch_and_fills_it():
+    import random
+
+    draws = iter(range(10_000))
+    lengths = random.Random(0)
+    rows = [[0] * lengths.randint(3, 30) for _ in range(10_000)]
+
+    def draw():
+        return (rows[next(draws)],)
+
+    for _ in range(50):
+        batch = batches._fill(draw, 64, 256)
+        padded = max(len(r[0]) for r in batch) * len(batch)
+        assert padded <= 256 and len(batch) >= 256 // 30
+    assert len(batches._fill(draw, 7, None)) == 7
