@@ -1,11 +1,13 @@
 """Autoregressive decoding one token at a time, keeping what each step did to the distribution.
 
-Every sampling knob is applied by transformers' own warpers, in generate()'s order:
-TemperatureLogitsWarper, then TopKLogitsWarper, then TopPLogitsWarper, each recording the
-distribution it leaves behind. Greedy decoding (or temperature 0) ignores the knobs, as
-generate() does. With the KV cache on, each step feeds only the new token; with it off, each
-step recomputes the whole sequence: same tokens, different cost (Pope et al. 2022 discuss the
-cache's memory; the formula is in `models.kv_cache.kv_cache_bytes`).
+Every sampling knob is applied by transformers' own warpers, in generate()'s order
+(`models.sampling.warp`): TemperatureLogitsWarper, then TopKLogitsWarper, then TopPLogitsWarper,
+each recording the distribution it leaves behind. Greedy decoding (or temperature 0) ignores the
+knobs, as generate() does. Each step reports the chosen token under the model's own distribution
+(prob, logprob_sum, entropy) and, when sampling, under the one it was drawn from (sample_*).
+With the KV cache on, each step feeds only the new token; with it off, each step recomputes the
+whole sequence: same tokens, different cost (Pope et al. 2022 discuss the cache's memory; the
+formula is in `models.kv_cache.kv_cache_bytes`).
 
 Stages recorded for the top candidates of each step (all as probabilities):
 - raw: softmax of the model's logits;
@@ -22,7 +24,7 @@ import time
 
 import numpy as np
 import torch
-from transformers import DynamicCache, EncoderDecoderCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers import DynamicCache, EncoderDecoderCache
 
 from models import familiarity
 from models.limits import check_time
@@ -30,72 +32,30 @@ from models.loading import LoadedModel, get_model
 from models.model_io import vocab_logits
 from models.numeric import entropy, jsonable
 from models.results import BeamNode, BeamTree, Decoding, MaskFill, Settings, Step
+# The knobs live in models.sampling; they stay importable from here, where callers found them.
+from models.sampling import MAX_BEAMS, MAX_NEW_TOKENS, STRATEGIES, add_log, check_settings, step_numbers, warp  # noqa: F401
 from models.tokens import display_tokens
 from models.trace import clean_text, position_limit
 
-STRATEGIES = ("greedy", "sample", "beam")
 CANDIDATES = 20
-MAX_NEW_TOKENS = 64
-MAX_BEAMS = 8
 
 
-def check_settings(settings: Settings, family: str) -> Settings:
-    """Refuse impossible knobs with a message that says what is allowed."""
-    if family == "encoder":
-        raise ValueError("An encoder (BERT) does not generate left to right; pick a decoder or an encoder-decoder.")
-    if settings.strategy not in STRATEGIES:
-        raise ValueError(f"Strategy must be one of {', '.join(STRATEGIES)}.")
-    if settings.strategy == "beam" and not 2 <= int(settings.num_beams) <= MAX_BEAMS:
-        raise ValueError(f"Beam search needs 2 to {MAX_BEAMS} beams (one beam is greedy decoding).")
-    values = {"temperature": settings.temperature, "top_p": settings.top_p}
-    for name, value in values.items():
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number.")
-    if not 0 <= settings.temperature <= 10:
-        raise ValueError("Temperature must be between 0 (greedy) and 10.")
-    if not 0 < settings.top_p <= 1:
-        raise ValueError("top_p must be above 0 and at most 1 (1 = off).")
-    if not 0 <= int(settings.top_k) <= 100_000:
-        raise ValueError("top_k must be 0 (off) or a positive number of tokens.")
-    if not 1 <= int(settings.max_new_tokens) <= MAX_NEW_TOKENS:
-        raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}.")
-    if not 0 <= int(settings.seed) < 2**63:
-        raise ValueError("The seed must be a non-negative whole number.")
-    return settings
-
-
-def warp(scores: torch.Tensor, input_ids: torch.Tensor, settings: Settings) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """(final scores, [probabilities after each stage]) for one row of logits, shape (1, vocab).
-
-    The stages are raw, after temperature, after top-k, after top-p (the last two not
-    renormalised); the final scores are what generate() samples from.
-    """
-    scores = scores.float()
-    raw = torch.softmax(scores, -1)
-    if not settings.sampling:
-        return scores, [raw, raw, raw, raw]
-    scores = TemperatureLogitsWarper(float(settings.temperature))(input_ids, scores)
-    tempered = torch.softmax(scores, -1)
-    if settings.top_k > 0:
-        scores = TopKLogitsWarper(int(settings.top_k))(input_ids, scores)
-    after_k = torch.where(torch.isfinite(scores), tempered, torch.zeros_like(tempered))
-    if settings.top_p < 1.0:
-        scores = TopPLogitsWarper(float(settings.top_p))(input_ids, scores)
-    after_p = torch.where(torch.isfinite(scores), tempered, torch.zeros_like(tempered))
-    return scores, [raw, tempered, after_k, after_p]
-
-
-def _cache_bytes(cache) -> int:
-    if cache is None:
-        return 0
-    caches = [cache.self_attention_cache, cache.cross_attention_cache] if isinstance(cache, EncoderDecoderCache) else [cache]
+def _tensor_bytes(cache) -> int:
     total = 0
-    for c in caches:
-        for layer in c.layers:
-            for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
-                if isinstance(t, torch.Tensor):
-                    total += t.numel() * t.element_size()
+    for layer in cache.layers:
+        for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
     return total
+
+
+def _cache_bytes(cache) -> tuple[int, int]:
+    """(self-attention bytes, cross-attention bytes) the cache holds; a decoder's has no cross part."""
+    if cache is None:
+        return 0, 0
+    if isinstance(cache, EncoderDecoderCache):
+        return _tensor_bytes(cache.self_attention_cache), _tensor_bytes(cache.cross_attention_cache)
+    return _tensor_bytes(cache), 0
 
 
 def _rows(attentions) -> np.ndarray:
@@ -145,7 +105,8 @@ def _candidates(stages: list[torch.Tensor], final: torch.Tensor, row: int) -> tu
 def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
     """Greedy or sampled decoding: one hypothesis, the knobs applied by transformers' warpers."""
     generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
-    steps, generated, logprob_sum, stopped = [], [], 0.0, "length"
+    steps, generated, stopped = [], [], "length"
+    logprob_sum, sample_sum = 0.0, 0.0 if settings.sampling else None
     for _ in range(int(settings.max_new_tokens)):
         check_time()
         started = time.perf_counter()
@@ -157,16 +118,19 @@ def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
             chosen = int(torch.multinomial(final[0].cpu(), 1, generator=generator))
         else:
             chosen = int(torch.argmax(scores[0]))
-        prob = float(final[0, chosen])
-        logprob_sum += math.log(prob) if prob > 0 else float("-inf")
+        numbers = step_numbers(stages[0][0], final[0], chosen, settings.sampling)
+        logprob_sum = add_log(logprob_sum, numbers.model_prob)
+        sample_sum = add_log(sample_sum, numbers.sample_prob)
         ids, table = _candidates(stages, final, 0)
         runner.append([chosen])
+        self_bytes, cross_bytes = _cache_bytes(runner.cache)
         steps.append(Step(
-            token=display_tokens(tok, [chosen])[0], token_id=chosen, prob=prob, logprob_sum=logprob_sum,
-            entropy=float(entropy(final[0].cpu().numpy())), candidate_ids=np.asarray(ids, np.int64),
+            token=display_tokens(tok, [chosen])[0], token_id=chosen, prob=numbers.model_prob, logprob_sum=logprob_sum,
+            entropy=numbers.model_entropy, candidate_ids=np.asarray(ids, np.int64),
             candidate_tokens=display_tokens(tok, ids), stages=table, kept=int(torch.isfinite(scores).sum()),
             attention=attention[0], cross=None if cross is None else cross[0], seconds=seconds,
-            cache_bytes=_cache_bytes(runner.cache),
+            cache_bytes=self_bytes + cross_bytes, sample_prob=numbers.sample_prob, sample_logprob_sum=sample_sum,
+            sample_entropy=numbers.sample_entropy, self_cache_bytes=self_bytes, cross_cache_bytes=cross_bytes,
         ))
         generated.append(chosen)
         if chosen in eos_ids:
@@ -261,7 +225,7 @@ def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[
     generated, steps = [], []
     for node_id in tree.path(winner):
         node, raw = tree_nodes[node_id], nodes[node_id]
-        tables, entropies, attention, cross, seconds, cache = per_step[node.step]
+        tables, entropies, attention, cross, seconds, (self_bytes, cross_bytes) = per_step[node.step]
         ids, table = tables[raw["row"]]
         generated.append(node.token_id)
         steps.append(Step(
@@ -269,7 +233,7 @@ def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[
             entropy=entropies[raw["row"]], candidate_ids=np.asarray(ids, np.int64),
             candidate_tokens=display_tokens(tok, ids), stages=table, kept=kept,
             attention=attention[raw["row"]], cross=None if cross is None else cross[raw["row"]], seconds=seconds,
-            cache_bytes=cache,
+            cache_bytes=self_bytes + cross_bytes, self_cache_bytes=self_bytes, cross_cache_bytes=cross_bytes,
         ))
     stopped = "eos" if generated and generated[-1] in eos_ids else "length"
     return generated, steps, stopped, tree
@@ -339,11 +303,15 @@ def decoding_to_json(result: Decoding) -> dict:
                 ("raw_prob", "after_temperature", "after_top_k", "after_top_p", "final_prob"))})
             for c, (t, i) in enumerate(zip(s.candidate_tokens, s.candidate_ids))
         ]
+        # prob, logprob_sum and entropy are kept for older clients: the same as the model_* fields.
+        model = {"prob": s.prob, "logprob_sum": jsonable(s.logprob_sum), "entropy": s.entropy}
         steps.append({
-            "token": s.token, "token_id": s.token_id, "prob": s.prob,
-            "logprob_sum": jsonable(s.logprob_sum),
-            "entropy": s.entropy, "kept": s.kept, "candidates": candidates,
-            "step_ms": round(s.seconds * 1000, 3), "cache_bytes": s.cache_bytes,
+            "token": s.token, "token_id": s.token_id, **model, **{f"model_{k}": v for k, v in model.items()},
+            "sample_prob": s.sample_prob, "sample_logprob_sum": jsonable(s.sample_logprob_sum),
+            "sample_entropy": s.sample_entropy,
+            "kept": s.kept, "candidates": candidates, "step_ms": round(s.seconds * 1000, 3),
+            "cache_bytes": s.cache_bytes, "self_cache_bytes": s.self_cache_bytes,
+            "cross_cache_bytes": s.cross_cache_bytes,
         })
     out = {"model": result.model_key, "text": result.text, "token_ids": list(result.token_ids),
            "prompt_tokens": list(result.prompt_tokens), "stopped": result.stopped, "steps": steps,
@@ -375,6 +343,10 @@ def fill_left_to_right(key: str, prompt: str, max_new_tokens: int = 10, device: 
     if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
         raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}.")
     ids = tok(prompt)["input_ids"][:-1]  # without the final [SEP]
+    room = position_limit(loaded) - 2 - int(max_new_tokens)
+    if len(ids) > room:
+        raise ValueError(f"The prompt has {len(ids) - 1} tokens; with {int(max_new_tokens)} fills it would pass "
+                         f"this model's {position_limit(loaded)} positions. Shorten it to {max(room - 1, 0)} tokens.")
     fills = []
     for _ in range(int(max_new_tokens)):
         check_time()

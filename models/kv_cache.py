@@ -1,5 +1,12 @@
 """The KV cache sized and measured: its bytes for any configuration, one greedy decode with the
-cache and one without, and the calculator for the embedded models beside published ones."""
+cache and one without, and the calculator for the embedded models beside published ones.
+
+A decoder's cache holds its self-attention keys and values, one entry per token so far. An
+encoder-decoder's also holds cross-attention keys and values: the decoder's projections of the
+encoder output, computed once at the first step and fixed while the output grows, so they
+scale with the input (source) length, not with the steps:
+cross = 2 x decoder layers x KV heads x head dim x source tokens x bytes per value.
+"""
 
 from __future__ import annotations
 
@@ -28,13 +35,26 @@ def kv_config(loaded: LoadedModel) -> tuple[int, int, int]:
     return size.cache_layers, size.kv_heads, size.head_dim
 
 
-def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000), bits=(16, 8, 4)) -> list[dict]:
-    """KV-cache bytes for one sequence of each context length, per model and precision."""
-    return [
-        {"model": name, "layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "context": context,
-         "bits": b, "bytes": kv_cache_bytes(layers, kv_heads, head_dim, context, b)}
-        for name, (layers, kv_heads, head_dim) in models.items() for context in contexts for b in bits
-    ]
+def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000), bits=(16, 8, 4),
+             encoder_decoders=frozenset(), source_tokens: int | None = None) -> list[dict]:
+    """KV-cache bytes for one sequence of each context length, per model and precision.
+
+    `bytes` is the whole cache: `self_bytes` (self-attention, `context` tokens) plus, for the
+    models named in `encoder_decoders`, `cross_bytes` (cross-attention over `source_tokens`
+    input tokens; by default as many as the context, a text translated into one as long). The
+    cross-attention of these models has as many heads, of the same size, as their self-attention.
+    """
+    rows = []
+    for name, (layers, kv_heads, head_dim) in models.items():
+        for context in contexts:
+            source = (context if source_tokens is None else int(source_tokens)) if name in encoder_decoders else 0
+            for b in bits:
+                own = kv_cache_bytes(layers, kv_heads, head_dim, context, b)
+                cross = kv_cache_bytes(layers, kv_heads, head_dim, source, b)
+                rows.append({"model": name, "layers": layers, "kv_heads": kv_heads, "head_dim": head_dim,
+                             "context": context, "bits": b, "bytes": own + cross, "self_bytes": own,
+                             "cross_bytes": cross, "source_tokens": source})
+    return rows
 
 
 def cache_runs(model: str, prompt: str, max_new_tokens: int) -> tuple[Decoding, Decoding]:
@@ -46,15 +66,22 @@ def cache_runs(model: str, prompt: str, max_new_tokens: int) -> tuple[Decoding, 
 
 def calculator_rows(model: str) -> list[dict]:
     """Cache bytes per context length and precision: published models, the embedded decoders and `model`."""
-    configs = dict(KV_CONFIGS)
+    configs, crossing = dict(KV_CONFIGS), set()
     defaults = registry.DEFAULTS
     for key in dict.fromkeys([defaults["decoder"], defaults["llama"], defaults["encoder-decoder"], model]):
-        configs[registry.resolve(key).name] = kv_config(get_model(key))
-    return kv_table(configs)
+        loaded, name = get_model(key), registry.resolve(key).name
+        configs[name] = kv_config(loaded)
+        if loaded.family == "encoder-decoder":
+            crossing.add(name)
+    return kv_table(configs, encoder_decoders=frozenset(crossing))
 
 
 def cache_to_json(on: Decoding, off: Decoding, rows: list[dict]) -> dict:
+    """`cache_bytes` per step is the whole cache, `self_cache_bytes` + `cross_cache_bytes`."""
     return {"tokens_same": on.token_ids == off.token_ids,
-            "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps]},
+            "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps],
+                           "self_cache_bytes": [s.self_cache_bytes for s in on.steps],
+                           "cross_cache_bytes": [s.cross_cache_bytes for s in on.steps],
+                           "source_tokens": len(on.prompt_tokens) if on.family == "encoder-decoder" else 0},
             "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps]},
             "calculator": rows}

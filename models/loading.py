@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 DEVICE_ENV = "TRIPTYCH_DEVICE"
 CACHE_ENV = "TRIPTYCH_CACHE_SIZE"
 THREADS_ENV = "TRIPTYCH_TORCH_THREADS"
+# huggingface_hub waits without a limit for a Hub that accepts connections and never answers
+# (its model_info call has no timeout): a download gets this many seconds, then is abandoned.
+HUB_SECONDS_ENV = "TRIPTYCH_HUB_SECONDS"
+# What a checkpoint needs to load: config, tokenizer files and safetensors weights (never .bin
+# pickles, never the repo's other formats: ONNX, TF, Flax copies are often larger than the model).
+HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken"]
 
 _AUTO_CLASS = {
     "encoder": AutoModelForMaskedLM,
@@ -171,29 +177,78 @@ def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailable:
     return ModelUnavailable(f"Could not load {spec.name} ({spec.source}): {why} {advice}")
 
 
-def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:
-    """Load a model and tokenizer from a folder or the Hub, bypassing the cache."""
-    device = device or default_device()
-    local_only = spec.is_local or _offline()
-    if spec.is_local and not os.path.isfile(os.path.join(spec.source, "config.json")):
-        raise _unavailable(spec, "the folder holds no config.json.")
-    if not local_only and not _hub_reachable():
-        local_only = True
-    kwargs = {"local_files_only": local_only, "trust_remote_code": False}
+def hub_seconds() -> float:
     try:
-        config = AutoConfig.from_pretrained(spec.source, **kwargs)
+        return max(1.0, float(os.environ.get(HUB_SECONDS_ENV, "60")))
+    except ValueError:
+        return 60.0
+
+
+def _complete(folder: str) -> bool:
+    """A snapshot someone else cached may hold the config only (AutoConfig alone fetches that)."""
+    names = os.listdir(folder)
+    return "config.json" in names and any(n.endswith(".safetensors") for n in names)
+
+
+def fetch(spec: ModelSpec) -> str:
+    """The local folder of a model: its own folder, the Hub cache's complete snapshot, or a fresh
+    download that must finish within hub_seconds().
+
+    The download runs in a daemon thread that is abandoned at the deadline, so a hanging Hub costs
+    one request a bounded wait and holds no lock: other models' loads go on (ModelCache.get)."""
+    if spec.is_local:
+        if not os.path.isfile(os.path.join(spec.source, "config.json")):
+            raise _unavailable(spec, "the folder holds no config.json.")
+        return spec.source
+    from huggingface_hub import snapshot_download
+
+    try:
+        cached = snapshot_download(spec.source, allow_patterns=HUB_FILES, local_files_only=True)
+        if _complete(cached):
+            return cached
+    except Exception:  # not cached (huggingface_hub raises several kinds): download it below
+        pass
+    if _offline() or not _hub_reachable():
+        raise _unavailable(spec, "the Hub cannot be reached and it is not cached here.")
+    answer: dict = {}
+
+    def download() -> None:
+        try:
+            answer["folder"] = snapshot_download(spec.source, allow_patterns=HUB_FILES)
+        except Exception as err:  # reported to the request below, in words
+            answer["error"] = err
+
+    worker = threading.Thread(target=download, name=f"download {spec.key}", daemon=True)
+    worker.start()
+    worker.join(hub_seconds())
+    if worker.is_alive():
+        raise _unavailable(spec, f"the Hub did not finish sending it within {hub_seconds():g} s.")
+    if "error" in answer:
+        raise _unavailable(spec, f"{type(answer['error']).__name__}: {str(answer['error']).splitlines()[0][:300]}")
+    return answer["folder"]
+
+
+def load(spec: ModelSpec, device: torch.device | None = None, folder: str | None = None) -> LoadedModel:
+    """Load a model and tokenizer from a local folder (fetch() gives a Hub model's), bypassing the cache."""
+    device = device or default_device()
+    folder = folder or fetch(spec)
+    kwargs = {"local_files_only": True, "trust_remote_code": False}
+    try:
+        config = AutoConfig.from_pretrained(folder, **kwargs)
         family = spec.family or family_of(config)
         if family not in FAMILIES:
             raise ModelUnavailable(f"Unknown family {family!r} for {spec.key}.")
-        tokenizer = AutoTokenizer.from_pretrained(spec.source, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         model = _model_class(config, family).from_pretrained(
-            spec.source, attn_implementation="eager", dtype=torch.float32, **kwargs
+            folder, attn_implementation="eager", dtype=torch.float32, **kwargs
         )
     except ModelUnavailable:
         raise
-    except (OSError, ValueError) as err:
-        reason = "the Hub cannot be reached and it is not cached here." if local_only and not spec.is_local else f"{err}"
-        raise _unavailable(spec, reason.splitlines()[0][:300]) from None
+    except Exception as err:
+        # Whatever a folder's files do wrong (no weights, a truncated safetensors file, a broken
+        # tokenizer.json, a config transformers does not know) is a model that cannot be loaded.
+        log.info("loading %s failed", spec.key, exc_info=True)
+        raise _unavailable(spec, f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}") from None
     model.to(device).eval()
     log.info("loaded %s (%s) on %s", spec.key, type(model).__name__, device)
     counts = read_counts(spec.source) if spec.is_local else None
@@ -203,8 +258,9 @@ def load(spec: ModelSpec, device: torch.device | None = None) -> LoadedModel:
 class ModelCache:
     """A bounded LRU cache of loaded models; each model is loaded once, one load at a time.
 
-    Loads are serialised: transformers' from_pretrained is not safe to run in several threads
-    at once (weights initialised on the meta device leak between concurrent loads).
+    Loads from disk are serialised: transformers' from_pretrained is not safe to run in several
+    threads at once (weights initialised on the meta device leak between concurrent loads).
+    Downloads are not: they happen before the lock.
     """
 
     def __init__(self, size: int | None = None):
@@ -228,11 +284,14 @@ class ModelCache:
         hit = self._lookup(slot)
         if hit is not None:
             return hit
+        # The network part runs outside the load lock: a slow or hanging Hub never makes cached,
+        # embedded or local models wait (issue 17, item 0c).
+        folder = fetch(spec)
         with self._load_lock:
             hit = self._lookup(slot)
             if hit is not None:
                 return hit
-            loaded = load(spec, device)
+            loaded = load(spec, device, folder)
             with self._lock:
                 self.loads += 1
                 self._models[slot] = loaded

@@ -16,8 +16,13 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def entropy(p: np.ndarray) -> np.ndarray:
-    """Entropy in nats over the last axis, in p's dtype; 0 log 0 counts as 0."""
-    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(-1)
+    """Entropy in nats over the last axis, in p's dtype; 0 log 0 counts as 0.
+
+    Never negative: a one-hot row would otherwise give -0.0 (shown as "-0.000"), and rounding
+    in a row summing to just over 1 a tiny negative value."""
+    h = -(p * np.log(np.where(p > 0, p, 1.0))).sum(-1)
+    # Adding 0.0 turns the -0.0 that maximum may keep into 0.0.
+    return np.maximum(h, 0.0) + 0.0
 
 
 def jsonable(values):

@@ -69,6 +69,8 @@ def masked_lm(key: str, text: str, second: str = "", seed: int = 0) -> MaskedLM:
     tok = loaded.tokenizer
     if tok.mask_token_id is None:
         raise ValueError(f"{key} has no [MASK] token.")
+    if not isinstance(second, str):
+        raise ValueError("The second sentence must be a string (or empty).")
     enc = encode_text(loaded, text, second.strip() or None)
     ids = enc["input_ids"][0].tolist()
     special = set(tok.all_special_ids)

@@ -40,9 +40,11 @@ class Settings:
 class Step:
     token: str
     token_id: int
-    prob: float  # probability the chosen token had in the final distribution
-    logprob_sum: float  # cumulative log-probability of the generated tokens so far
-    entropy: float  # entropy (nats) of the final distribution
+    # prob, logprob_sum and entropy describe the model's own distribution (softmax of its logits)
+    # under every strategy; the sample_* fields the distribution a sampled token was drawn from.
+    prob: float  # probability the model gave the chosen token
+    logprob_sum: float  # the model's cumulative log-probability of the generated tokens so far
+    entropy: float  # entropy (nats) of the model's distribution
     candidate_ids: np.ndarray  # (candidates,) int64, most probable under the raw distribution first
     candidate_tokens: tuple[str, ...]
     stages: np.ndarray  # (len(STAGES), candidates) float32
@@ -50,7 +52,26 @@ class Step:
     attention: np.ndarray  # (layers, heads, keys) float32: the new token's self-attention row
     cross: np.ndarray | None  # (layers, heads, source) float32: its cross-attention row (encoder-decoders)
     seconds: float  # wall time of this step's forward pass
-    cache_bytes: int  # size of the KV cache after this step (0 with the cache off)
+    cache_bytes: int  # size of the KV cache after this step (0 with the cache off): self + cross
+    # Under sampling: the token's probability, the running log-probability and the entropy of the
+    # distribution sampled from (after temperature, top-k, top-p); None for greedy and beam search.
+    sample_prob: float | None = None
+    sample_logprob_sum: float | None = None
+    sample_entropy: float | None = None
+    self_cache_bytes: int = 0  # keys and values of the decoder's self-attention (grow each step)
+    cross_cache_bytes: int = 0  # encoder-decoders: keys and values of the encoder output, fixed
+
+    @property
+    def model_prob(self) -> float:
+        return self.prob
+
+    @property
+    def model_logprob_sum(self) -> float:
+        return self.logprob_sum
+
+    @property
+    def model_entropy(self) -> float:
+        return self.entropy
 
 
 @dataclass(frozen=True)
@@ -235,6 +256,9 @@ class Stack:
     blocks: int
     flow: tuple[str, ...]  # sublayer kinds in the order block 0 runs them: "norm", "attention", ...
     per_block: tuple[tuple[str, int], ...]  # (group, parameters of block 0)
+    # True when the feed-forward reads the block's input, not the attention's output, and both join
+    # one residual add (GPT-J, GPT-NeoX's use_parallel_residual): x + attn(norm(x)) + ffn(norm(x)).
+    parallel: bool = False
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ def clean_text(text: object) -> tuple[str, tuple[str, ...]]:
         raise ValueError("The text must be a string.")
     if not text.strip():
         raise ValueError("Type some text first: the input is empty.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # A lone UTF-16 surrogate: no keyboard types one, and no tokenizer can read it.
+        raise ValueError(f"The text holds a character that is not valid Unicode at position {err.start}; "
+                         "remove it and try again.") from None
     limit = max_chars()
     if len(text) > limit:
         return text[:limit], (f"Input cut to its first {limit:,} of {len(text):,} characters.",)

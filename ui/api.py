@@ -75,8 +75,11 @@ def api_mask_data(text: str, second: str = SHORT_SENTENCE, prefix: int = 2) -> d
 @gpu
 def api_decode(model: str, prompt: str, strategy: str = "greedy", temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, seed: int = 0, max_new_tokens: int = 20, num_beams: int = 1) -> dict:
-    """Generate step by step: text, token_ids and per step the chosen token, its probability, the
-    cumulative log-probability, the entropy and the top 20 candidates after every sampling stage."""
+    """Generate step by step: text, token_ids and per step the chosen token, the top 20 candidates
+    after every sampling stage, and two named sets of numbers: model_prob, model_logprob_sum and
+    model_entropy for the model's own distribution (prob, logprob_sum, entropy are the same), and,
+    when sampling, sample_prob, sample_logprob_sum and sample_entropy for the distribution the
+    token was drawn from (after temperature, top-k, top-p; null for greedy and beam search)."""
     with user_errors():
         return decoding_to_json(decode(model, prompt, settings(strategy, temperature, top_k, top_p, seed,
                                                                max_new_tokens, num_beams)))
@@ -84,8 +87,11 @@ def api_decode(model: str, prompt: str, strategy: str = "greedy", temperature: f
 
 @gpu
 def api_kv_cache(model: str, prompt: str, max_new_tokens: int = 20) -> dict:
-    """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes, the
-    tokens (the same both ways), and the cache calculator for real configurations."""
+    """Greedy decoding with the KV cache on and off: per-step milliseconds and cache bytes (in
+    total, and as self_cache_bytes and cross_cache_bytes: an encoder-decoder's cache also holds
+    cross-attention keys and values of the encoder output, fixed across steps), the tokens (the
+    same both ways), and the cache calculator for real configurations (bytes = self_bytes +
+    cross_bytes)."""
     with user_errors():
         on, off = cache_runs(model, prompt, number(max_new_tokens, "max_new_tokens"))
         return cache_to_json(on, off, calculator_rows(model))

@@ -1,7 +1,10 @@
-"""Controls shared by the tabs: model menus, attention-kind radios, layer and head sliders.
+"""Controls shared by the tabs: model menus, attention-kind radios, sliders and number boxes.
 
-Sliders start wide (MAX_INDEX) until the first run sets the model's own bounds; handlers clamp
-to them, since a slider may still hold another model's range.
+Index sliders (layer, head, prefix) start wide (MAX_INDEX) until a run sets the model's own
+bounds; handlers clamp to the range of the model a request names, since a slider (and an API
+client's session) may still hold another model's range. Every slider and number box of the page
+is one of the classes below: a value they cannot read is refused in both languages before a
+handler runs, never as Gradio's wordless "Error".
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from models import registry
-from ui.i18n import L
-from ui.validation import clamp
+from ui.i18n import I18N, L, toast
+from ui.validation import clamp, number
 from viz.heatmap import attention_heatmap, mask_heatmap
 
 MAX_INDEX = 127
@@ -31,7 +34,7 @@ def choices(*families: str) -> list[tuple[str, str]]:
 def model_menu(elem_id: str, *families: str, value: str | None = None, label: str = "Model", **props) -> gr.Dropdown:
     """A menu of the models of these families (all when none is named), starting at `value` or
     at the registry's default model of the first family."""
-    return gr.Dropdown(choices(*families), value=value or registry.DEFAULTS[families[0]], label=L(label),
+    return Dropdown(choices(*families), value=value or registry.DEFAULTS[families[0]], label=L(label),
                        allow_custom_value=True, elem_id=elem_id, **props)
 
 
@@ -57,14 +60,93 @@ def bound(count: int, value: int) -> dict:
     return gr.update(maximum=max(count - 1, 1), value=value, interactive=count > 1)
 
 
+def _english(label) -> str:
+    """The English of a label made with L(), for messages (which carry both languages)."""
+    return I18N.translations["en"].get(getattr(label, "key", ""), str(label or "value"))
+
+
+def _read(component, payload, bounded: bool):
+    """A slider's or number box's request value through the one validator (ui/validation.py):
+    a number within the control's range, or, unbounded, any finite number."""
+    name = _english(component.label)
+    try:
+        value = number(payload, name, integer=False)
+        if bounded and not (component.minimum or 0) <= value <= component.maximum:
+            raise ValueError(f"{name} must be between {component.minimum:g} and {component.maximum:g}.")
+    except ValueError as err:
+        raise gr.Error(toast(str(err)), title="Cannot do that · 无法执行") from None
+    return gr.Number.round_to_precision(value, component.precision)
+
+
+class Slider(gr.Slider):
+    """gr.Slider whose out-of-range or non-numeric values are refused with a message in both languages."""
+
+    def preprocess(self, payload):
+        return _read(self, payload, bounded=True)
+
+
+class IndexSlider(gr.Slider):
+    """A layer, head or prefix slider: its value is not checked against the session's current
+    maximum, which the previous run set for another model; the handler clamps to the model the
+    request names (issue 17, item 1)."""
+
+    def preprocess(self, payload):
+        return _read(self, payload, bounded=False)
+
+
+class Number(gr.Number):
+    """gr.Number (seeds, positions) refusing a value that is no finite number in both languages;
+    what the number means is checked by its handler (ui/validation.py)."""
+
+    def preprocess(self, payload):
+        return _read(self, payload, bounded=False)
+
+
+def _choice(component, payload):
+    name = _english(component.label)
+    values = [value for _, value in component.choices]
+    if getattr(component, "allow_custom_value", False):
+        if payload is None or isinstance(payload, str):
+            return payload
+        raise gr.Error(toast(f"{name} must be a name, as text."), title="Cannot do that · 无法执行")
+    if isinstance(payload, (str, int, float)) and payload in values:
+        return payload
+    raise gr.Error(toast(f"{name} must be one of: {', '.join(map(str, values))}."), title="Cannot do that · 无法执行")
+
+
+class Radio(gr.Radio):
+    """gr.Radio refusing a value outside its choices in both languages."""
+
+    def preprocess(self, payload):
+        return _choice(self, payload)
+
+
+class Dropdown(gr.Dropdown):
+    """gr.Dropdown (model menus take any name, which the registry then checks) refusing what is no
+    name or choice, in both languages."""
+
+    def preprocess(self, payload):
+        return _choice(self, payload)
+
+
+class Examples(gr.Dataset):
+    """The example sentences under the text box; a click answers the sentence, and an index that
+    is not one of them is refused in words."""
+
+    def preprocess(self, payload):
+        if isinstance(payload, bool) or not isinstance(payload, int) or not 0 <= payload < len(self.raw_samples):
+            raise gr.Error(toast("Pick one of the examples."), title="Cannot do that · 无法执行")
+        return payload
+
+
 def index_slider(label: str, elem_id: str) -> gr.Slider:
-    return gr.Slider(0, MAX_INDEX, value=0, step=1, label=L(label), elem_id=elem_id)
+    return IndexSlider(0, MAX_INDEX, value=0, step=1, label=L(label), elem_id=elem_id)
 
 
 def head_controls(prefix: str, model: str, kind: str) -> tuple:
     """Model, attention kind, layer and head: the knobs of a one-head view, ids `{prefix}-model` ..."""
     return (model_menu(f"{prefix}-model", value=model),
-            gr.Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind",
+            Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind",
                      elem_classes=kind_classes((kind,))),
             index_slider("Layer", f"{prefix}-layer"), index_slider("Head", f"{prefix}-head"))
 

@@ -14,7 +14,7 @@ from gradio.i18n import I18nData
 
 from models.loading import available_devices, configure_threads, default_device, set_device
 from ui import api
-from ui.controls import CONCURRENCY, RUNS, Page
+from ui.controls import CONCURRENCY, Dropdown, Examples, Page, RUNS
 from ui.export import EXAMPLE_TEXT, export_view
 from ui.i18n import ASSETS, I18N, L, explain, toast
 from ui.links import SCENARIOS, linked_components, restore_link, restore_scenario
@@ -75,9 +75,9 @@ def _toolbar() -> tuple:
                     '<button class="tb-btn lang-btn" data-lang="zh" type="button">中文</button>'
                     '<button id="copy-link" class="tb-btn" type="button">Copy link · 复制链接</button></div>',
                     elem_id="toolbar-buttons")
-        scenario = gr.Dropdown([s["name"] for s in SCENARIOS], value=None, label=L("Scenario"), scale=4,
+        scenario = Dropdown([s["name"] for s in SCENARIOS], value=None, label=L("Scenario"), scale=4,
                                elem_id="scenario")
-        device = gr.Dropdown(available_devices(), value=str(default_device()), label=L("Device"), scale=1,
+        device = Dropdown(available_devices(), value=str(default_device()), label=L("Device"), scale=1,
                              elem_id="device", visible=device_menu_enabled())
     return scenario, device
 
@@ -104,7 +104,9 @@ def build_demo() -> gr.Blocks:
             # waiting for each to finish; four triggers run side by side (two at a time here).
             settled = {slug: gr.Button("settled", elem_id=f"text-settled-{slug}", elem_classes=["relay"])
                        for slug in SLUGS}
-        gr.Examples([[e] for e in EXAMPLES], inputs=[text])
+        examples = Examples(components=[text], samples=[[e] for e in EXAMPLES], type="index", label=L("Examples"),
+                            elem_id="examples")
+        examples.click(lambda i: EXAMPLES[i], examples, text, api_name="load_example", api_visibility="private")
         page = Page(text, run, settled)
         with gr.Tabs(elem_id="tabs"):
             for tab in TABS:

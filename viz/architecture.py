@@ -4,7 +4,8 @@ The graph is built from an Architecture read off the model: one column per stack
 top as in Vaswani et al.'s Figure 1: embeddings, one block drawn in full with its sublayers in
 the order the model runs them, an add node after each sublayer with its residual path
 (dashed), "x N" for the repeats, the final norm and the output heads. T5's decoder gets an
-edge from the encoder's output into its cross-attention.
+edge from the encoder's output into its cross-attention. In a parallel block (GPT-NeoX) the
+feed-forward branch starts from the block input (dotted) and both branches meet at one add.
 """
 
 from __future__ import annotations
@@ -47,8 +48,28 @@ def _label(group: str, arch: Architecture, stack: str) -> str:
     return group
 
 
+def _embedding_node(arch: Architecture, stack: str, column: int) -> tuple[str, int]:
+    """The embeddings node's label and parameters: the parts both stacks share (counted in the
+    first column), then a stack's own (BART's "encoder position embeddings", counted in its column).
+    Embedding norms are counted, not named."""
+    shared, own = [], []
+    for p in arch.parts:
+        if p.group == "embeddings":
+            first = p.name.split(" ")[0]
+            if first not in ("encoder", "decoder"):
+                shared.append(p)
+            elif first == stack:
+                own.append(p)
+    named = [p.name for p in shared if not p.name.endswith("embedding norm")]
+    pieces = [" + ".join(named) + (" (shared by both stacks)" if arch.family == "encoder-decoder" else "")] if named else []
+    label = " + ".join(pieces + [p.name for p in own if not p.name.endswith("embedding norm")])
+    return label, sum(p.parameters for p in own) + (sum(p.parameters for p in shared) if column == 0 else 0)
+
+
 def architecture_graph(arch: Architecture) -> nx.DiGraph:
-    """Nodes carry label, group, stack, parameters, x, y; edges carry kind: flow, residual or cross."""
+    """Nodes carry label, group, stack, parameters, x, y; edges carry kind: flow, residual, cross, and
+    in a parallel block parallel (the block input into the second branch) and join (the attention's
+    output into the one add)."""
     graph = nx.DiGraph(model=arch.model_key)
     placement_pre = arch.feature("norm placement").startswith("pre")
     tops: dict[str, str] = {}
@@ -65,23 +86,32 @@ def architecture_graph(arch: Architecture) -> nx.DiGraph:
         first = f"{stack.name}:input"
         add(first, "output so far (shifted right)" if stack.name == "decoder" and arch.family == "encoder-decoder"
             else "input tokens", "input")
-        embeddings = [p for p in arch.parts if p.group == "embeddings"]
-        label = " + ".join(p.name for p in embeddings if p.name != "embedding norm")
-        if arch.family == "encoder-decoder":
-            label += " (shared by both stacks)"
-        emb = add(f"{stack.name}:embeddings", label, "embeddings",
-                  sum(p.parameters for p in embeddings) if column == 0 else 0)
+        label, params = _embedding_node(arch, stack.name, column)
+        emb = add(f"{stack.name}:embeddings", label, "embeddings", params)
         graph.add_edge(first, emb, kind="flow")
         previous = emb
         stream = emb  # the residual stream entering the current sublayer
         block_start = y
+        waiting = None  # in a parallel block, the attention whose output joins the feed-forward's add
         for i, kind in enumerate(stack.flow):
             node = add(f"{stack.name}:{i}:{kind}", _label(kind, arch, stack.name), kind, per_block.get(kind, 0))
-            graph.add_edge(previous, node, kind="flow")
+            if waiting is not None and previous == waiting:
+                # The second branch reads the block input (through its own norm, when it has one),
+                # or the attention's normalised input, not the attention's output.
+                source = stream if kind == "norm" else next(iter(graph.predecessors(waiting)))
+                graph.add_edge(source, node, kind="parallel")
+            else:
+                graph.add_edge(previous, node, kind="flow")
             previous = node
+            if kind == "attention" and stack.parallel:
+                waiting = node
+                continue
             if kind in ("attention", "cross-attention", "feed-forward"):
                 plus = add(f"{stack.name}:{i}:add", "⊕ add", "add")
                 graph.add_edge(node, plus, kind="flow")
+                if waiting is not None and kind == "feed-forward":
+                    graph.add_edge(waiting, plus, kind="join")
+                    waiting = None
                 graph.add_edge(stream, plus, kind="residual")
                 if kind == "cross-attention":
                     graph.nodes[node]["cross"] = True
@@ -116,22 +146,30 @@ def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.
     traces = []
     styles = {"flow": dict(color="#555", width=2), "residual": dict(color="#2166ac", width=2, dash="dash"),
               "cross": dict(color="#762a83", width=3)}
+    if any(d["kind"] == "parallel" for _, _, d in graph.edges(data=True)):
+        # Only then, so that the figures of sequential blocks keep their three traces.
+        styles["parallel"] = {"color": "#555", "width": 2, "dash": "dot"}
+        styles["join"] = {"color": "#555", "width": 2}
     for kind, line in styles.items():
         xs, ys = [], []
         for a, b, data in graph.edges(data=True):
             if data["kind"] != kind:
                 continue
             xa, ya, xb, yb = graph.nodes[a]["x"], graph.nodes[a]["y"], graph.nodes[b]["x"], graph.nodes[b]["y"]
-            if kind == "residual":
-                # Bow the skip connection out to the left of the column.
-                xs += [xa, xa - 1.1, xb - 1.1, xb, None]
+            if kind in ("residual", "parallel", "join"):
+                # Bow the skip connection out to the left of the column, and a parallel block's two
+                # branch edges less far, so that they do not run through the nodes between.
+                bow = {"residual": 1.1, "parallel": 0.6, "join": 0.3}[kind]
+                xs += [xa, xa - bow, xb - bow, xb, None]
                 ys += [ya, ya + 0.3, yb - 0.3, yb, None]
             else:
                 xs += [xa, xb, None]
                 ys += [ya, yb, None]
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", line=line, hoverinfo="skip",
                                  name={"flow": "data flow", "residual": "residual path",
-                                       "cross": "encoder output → cross-attention"}[kind]))
+                                       "cross": "encoder output → cross-attention",
+                                       "parallel": "block input → feed-forward branch (parallel)",
+                                       "join": "attention output → the one add (parallel)"}[kind]))
     nodes = list(graph.nodes)
     data = [graph.nodes[n] for n in nodes]
     traces.append(go.Scatter(

@@ -9,11 +9,25 @@ import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
-from models.results import BeamTree, Decoding, MaskFill
+from models.results import BeamTree, Decoding, MaskFill, Step
 from viz.style import base_layout, plotly_text
 
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
 STAGE_COLORS = ("#bdbdbd", "#92c5de", "#4393c3", "#2166ac", "#d6604d")
+
+
+def fixed(value: float, digits: int = 3) -> str:
+    """A number to `digits` decimals that never reads "-0.000": rounding a tiny negative (or -0.0)
+    to zero keeps its sign, and adding 0.0 drops it."""
+    return f"{round(value, digits) + 0.0:.{digits}f}"
+
+
+def probabilities_text(step: Step, digits: int = 3) -> str:
+    """The chosen token's probability, named: the model's own, and the sampled-from one when sampling."""
+    text = f"model p = {step.prob:.{digits}f}"
+    if step.sample_prob is not None:
+        text += f" · sampled from p = {step.sample_prob:.{digits}f}"
+    return text
 
 
 def check_step(result: Decoding, index: int) -> int:
@@ -43,7 +57,8 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
     s = result.settings
     knobs = f"{'beam search' if s.strategy == 'beam' else 'greedy'}: knobs ignored" if not s.sampling else \
         f"T = {s.temperature:g}, top-k = {s.top_k or 'off'}, top-p = {s.top_p:g}"
-    layout = base_layout(f"step {index + 1}: chose {plotly_text(step.token)} with p = {step.prob:.3f} · {knobs}", height=430)
+    layout = base_layout(f"step {index + 1}: chose {plotly_text(step.token)}, {probabilities_text(step)} · {knobs}",
+                         height=430)
     layout["margin"] = dict(l=60, r=10, t=48, b=110)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45),
@@ -52,7 +67,8 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
 
 
 def text_html(result: Decoding, upto: int) -> str:
-    """The prompt, then each generated token shaded by the probability it had when chosen."""
+    """The prompt, then each generated token shaded by the probability the model gave it; the
+    facts under it name the model's own numbers and, when sampling, the sampled-from ones."""
     shown = result.steps[:max(0, int(upto))]
     flags = result.familiarity.flags if result.familiarity is not None else [False] * len(result.prompt_tokens)
     # Prompt tokens the model cannot really read get the token strips' dashed red frame.
@@ -60,17 +76,31 @@ def text_html(result: Decoding, upto: int) -> str:
                      if flag else escape(t) for t, flag in zip(result.prompt_tokens, flags))
     parts = [f'<span class="prompt" style="color:#555">{prompt}</span>']
     for i, s in enumerate(shown):
+        # Shaded by the model's own confidence, which the knobs do not change.
         alpha = 0.15 + 0.85 * s.prob
-        parts.append(f'<span class="gen" title="step {i + 1}: p = {s.prob:.4f}" '
+        parts.append(f'<span class="gen" title="step {i + 1}: {probabilities_text(s, 4)}" '
                      f'style="background:rgba(33,102,172,{alpha:.2f});color:{"white" if s.prob > 0.5 else "#111"};'
                      f'padding:1px 2px;border-radius:3px;margin:0 1px">{escape(s.token)}</span>')
     last = shown[-1] if shown else None
     facts = "" if last is None else (
-        f"<div>step {len(shown)} of {len(result.steps)} · log-probability so far {last.logprob_sum:.3f} · "
-        f"entropy {last.entropy:.3f} nats · step {last.seconds * 1000:.1f} ms · KV cache {last.cache_bytes:,} bytes"
+        f"<div>step {len(shown)} of {len(result.steps)} · <span class='model-numbers'>the model's own distribution: "
+        f"log-probability so far {fixed(last.logprob_sum)}, entropy {fixed(last.entropy)} nats</span>"
+        + ("" if last.sample_logprob_sum is None else
+           " · <span class='sample-numbers'>the distribution sampled from (after temperature, top-k, top-p): "
+           f"log-probability so far {fixed(last.sample_logprob_sum)}, entropy {fixed(last.sample_entropy)} nats</span>")
+        + f" · step {last.seconds * 1000:.1f} ms · {_cache_text(result, last)}"
         f"{' · stopped at end-of-sequence' if len(shown) == len(result.steps) and result.stopped == 'eos' else ''}</div>")
     notes = "".join(f'<div class="notice" style="color:#8a4b00">⚠ {escape(n)}</div>' for n in result.notices)
     return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}{notes}'
+
+
+def _cache_text(result: Decoding, step: Step) -> str:
+    if not result.settings.use_cache:
+        return "KV cache off"
+    if result.family != "encoder-decoder":
+        return f"KV cache {step.self_cache_bytes:,} B (self-attention)"
+    return (f"KV cache {step.cache_bytes:,} B = {step.self_cache_bytes:,} B self-attention + "
+            f"{step.cross_cache_bytes:,} B cross-attention (encoder output)")
 
 
 def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> go.Figure:
@@ -102,18 +132,29 @@ def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> g
 def cache_figure(with_cache: Decoding, without: Decoding) -> go.Figure:
     """Per-step forward time with and without the KV cache, and the cache's size, measured live."""
     steps = list(range(1, len(with_cache.steps) + 1))
-    fig = go.Figure([
+    seq2seq = with_cache.family == "encoder-decoder"
+    traces = [
         go.Scatter(x=steps, y=[s.seconds * 1000 for s in with_cache.steps], name="step time, KV cache on",
                    mode="lines+markers", line=dict(color="#2166ac", width=3)),
         go.Scatter(x=list(range(1, len(without.steps) + 1)), y=[s.seconds * 1000 for s in without.steps],
                    name="step time, cache off (recompute everything)", mode="lines+markers",
                    line=dict(color="#d6604d", width=3)),
-        go.Bar(x=steps, y=[s.cache_bytes / 1024 for s in with_cache.steps], name="cache size (KiB)", yaxis="y2",
-               marker_color="rgba(33,102,172,0.25)"),
-    ])
-    layout = base_layout("the KV cache trades memory for time, measured on this run", height=420)
+        go.Bar(x=steps, y=[s.self_cache_bytes / 1024 for s in with_cache.steps], yaxis="y2",
+               name="self-attention cache (KiB): the output's own tokens, grows each step",
+               marker_color="rgba(33,102,172,0.3)", hovertemplate="step %{x}: self-attention %{y:.2f} KiB<extra></extra>"),
+    ]
+    if seq2seq:
+        traces.append(go.Bar(x=steps, y=[s.cross_cache_bytes / 1024 for s in with_cache.steps], yaxis="y2",
+                             name=f"cross-attention cache (KiB): the encoder output's {len(with_cache.prompt_tokens)} "
+                                  "tokens, fixed", marker_color="rgba(26,152,80,0.3)",
+                             hovertemplate="step %{x}: cross-attention %{y:.2f} KiB<extra></extra>"))
+    fig = go.Figure(traces)
+    title = "the KV cache trades memory for time, measured on this run"
+    if seq2seq:
+        title += " · cache bars: self-attention + cross-attention, stacked"
+    layout = base_layout(title, height=420)
     layout["margin"] = dict(l=70, r=70, t=48, b=60)
-    fig.update_layout(layout, xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="ms per step")),
+    fig.update_layout(layout, barmode="stack", xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="ms per step")),
                       yaxis2=dict(title=dict(text="KiB"), overlaying="y", side="right", showgrid=False),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
@@ -132,8 +173,14 @@ def kv_table_markdown(rows: list[dict]) -> str:
     bits = sorted({r["bits"] for r in rows}, reverse=True)
     head = "| model (layers, KV heads, head dim) | context | " + " | ".join(
         {16: "fp16", 8: "int8", 4: "int4"}.get(b, f"{b}-bit") for b in bits) + " |"
-    lines = ["KV cache = 2 (keys and values) x layers x KV heads x head dim x tokens x bytes per value", "",
-             head, "|---|---|" + "---|" * len(bits)]
+    lines = ["KV cache = 2 (keys and values) x layers x KV heads x head dim x tokens x bytes per value"]
+    if any(r.get("cross_bytes", 0) for r in rows):
+        # Encoder-decoders hold a second part that a decoder does not have; say which cell is which.
+        lines += ["", "Encoder-decoders also keep a cross-attention cache, the keys and values of the encoder output: "
+                      "2 x layers x KV heads x head dim x source tokens x bytes per value, computed once and fixed while "
+                      "the output grows. Their cells read total = self-attention + cross-attention, for a source as "
+                      "long as the context."]
+    lines += ["", head, "|---|---|" + "---|" * len(bits)]
     keys = []
     for r in rows:
         if (r["model"], r["context"]) not in keys:
@@ -142,8 +189,28 @@ def kv_table_markdown(rows: list[dict]) -> str:
         chosen = {r["bits"]: r for r in rows if r["model"] == name and r["context"] == context}
         first = chosen[bits[0]]
         lines.append(f"| {escape(name)} ({first['layers']}, {first['kv_heads']}, {first['head_dim']}) | {context:,} | "
-                     + " | ".join(_size(chosen[b]["bytes"]) for b in bits) + " |")
+                     + " | ".join(_cell(chosen[b]) for b in bits) + " |")
     return "\n".join(lines)
+
+
+def _cell(row: dict) -> str:
+    if not row.get("cross_bytes", 0):
+        return _size(row["bytes"])
+    return f"{_size(row['bytes'])} = {_size(row['self_bytes'])} self + {_size(row['cross_bytes'])} cross"
+
+
+def cache_summary_markdown(with_cache: Decoding) -> str:
+    """What the live cache held after the first and the last step, each part named."""
+    first, last = with_cache.steps[0], with_cache.steps[-1]
+    n = len(with_cache.steps)
+    if with_cache.family != "encoder-decoder":
+        return (f"Measured on this run: the self-attention cache held {first.self_cache_bytes:,} B after step 1 "
+                f"and {last.self_cache_bytes:,} B after step {n} (a decoder has no cross-attention cache).")
+    return (f"Measured on this run: after step 1 the cache held {first.self_cache_bytes:,} B of self-attention "
+            f"keys and values (the output so far) and {first.cross_cache_bytes:,} B of cross-attention ones (the "
+            f"encoder output, {len(with_cache.prompt_tokens)} input tokens); after step {n}, "
+            f"{last.self_cache_bytes:,} B self-attention and {last.cross_cache_bytes:,} B cross-attention "
+            "(computed once, unchanged).")
 
 
 def mask_fill_html(fills: tuple[MaskFill, ...], gpt: Decoding) -> str:

@@ -154,3 +154,66 @@ def test_t5_messages_are_for_t5_only_and_a_folder_error_names_the_folder(tmp_pat
     english, chinese = bilingual(str(err.value)).split("\n")
     assert "no config.json" in english and "internet" not in english
     assert "config.json" in chinese and "联网" not in chinese
+
+
+@pytest.fixture
+def hanging_hub(monkeypatch, tmp_path):
+    """A Hub endpoint that accepts connections and never answers, and an empty Hub cache."""
+    import threading
+
+    from huggingface_hub import constants
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    yield
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_hanging_hub_costs_a_bounded_wait_and_a_clear_message(hanging_hub, monkeypatch):
+    monkeypatch.setenv(loading.HUB_SECONDS_ENV, "2")
+    with pytest.raises(ModelUnavailable, match="did not finish sending it within 2 s"):
+        ModelCache().get("gpt2", "cpu")
+
+
+def test_a_hanging_hub_never_blocks_embedded_or_cached_models(hanging_hub, monkeypatch):
+    import threading
+
+    monkeypatch.setenv(loading.HUB_SECONDS_ENV, "600")
+    cache = ModelCache()
+    cached = cache.get("mini-gpt", "cpu")
+    slow = threading.Thread(target=lambda: pytest.raises(ModelUnavailable, cache.get, "gpt2", "cpu"), daemon=True)
+    slow.start()
+    # While gpt2 waits on the Hub, a model not loaded yet loads and a cached one is served.
+    assert cache.get("mini-bert", "cpu").family == "encoder"
+    assert cache.get("mini-gpt", "cpu") is cached
+    assert slow.is_alive()
+
+
+def test_a_corrupt_weights_file_is_a_model_that_cannot_be_loaded(allow_any_model, tmp_path):
+    import shutil
+
+    from models.registry import ASSETS
+
+    for item in (ASSETS / "mini-gpt").iterdir():
+        shutil.copy(item, tmp_path / item.name)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])
+    with pytest.raises(ModelUnavailable, match=r"Could not load .*SafetensorError.*save_pretrained"):
+        ModelCache().get(str(tmp_path), "cpu")

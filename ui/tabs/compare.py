@@ -9,7 +9,7 @@ import gradio as gr
 from models import registry
 from models import trace as traces
 from ui.api import api_attention_data
-from ui.controls import KINDS, RUNS, Page, head_view, index_slider, kind_classes, kinds_update, model_menu, shown_kind
+from ui.controls import KINDS, Page, RUNS, Radio, head_view, index_slider, kind_classes, kinds_update, model_menu, shown_kind
 from ui.gpu import gpu
 from ui.i18n import L, bilingual, explain
 from ui.validation import user_errors
@@ -54,7 +54,7 @@ def _column(slug, family, title, blurb, default, page: Page) -> None:
         gr.Markdown(L(blurb))
         model = model_menu(f"model-{slug}", family, value=default, elem_classes=["column-controls"])
         # Every kind is a valid choice: an API call or another model in this column may ask for any.
-        kind = gr.Radio(list(KINDS), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
+        kind = Radio(list(KINDS), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
                         visible=family == "encoder-decoder", elem_id=f"kind-{slug}",
                         elem_classes=kind_classes(KINDS if family == "encoder-decoder" else (family,)))
         with gr.Row(elem_classes=["controls"]):

@@ -11,12 +11,12 @@ from models import registry
 from models.decoding import MAX_BEAMS, decode, fill_left_to_right
 from models.kv_cache import cache_runs, calculator_rows
 from ui.api import api_decode
-from ui.controls import RUNS, Page, model_menu
+from ui.controls import Number, Page, RUNS, Radio, Slider, model_menu
 from ui.gpu import gpu
 from ui.i18n import L, bilingual, explain
 from ui.validation import greedy, settings, user_errors
-from viz.decoding import (alignment_figure, attention_row_figure, beam_tree_figure, cache_figure, kv_table_markdown,
-                          mask_fill_html, stages_figure, text_html)
+from viz.decoding import (alignment_figure, attention_row_figure, beam_tree_figure, cache_figure, cache_summary_markdown,
+                          kv_table_markdown, mask_fill_html, stages_figure, text_html)
 
 ID, LABEL = "decoding", "Decoding"
 
@@ -24,7 +24,8 @@ ID, LABEL = "decoding", "Decoding"
 @gpu
 def run_kv(model, prompt, max_new):
     with user_errors():
-        return cache_figure(*cache_runs(model, prompt, max_new)), kv_table_markdown(calculator_rows(model))
+        on, off = cache_runs(model, prompt, max_new)
+        return cache_figure(on, off), cache_summary_markdown(on) + "\n\n" + kv_table_markdown(calculator_rows(model))
 
 
 @gpu
@@ -73,18 +74,21 @@ def build(page: Page, tab: gr.Tab) -> None:
         model = model_menu("dec-model", "decoder", "encoder-decoder")
         prompt = gr.Textbox("今天天气真好，", label=L("Prompt (for T5: its input text)"), scale=3, elem_id="dec-prompt")
     with gr.Row(elem_classes=["controls"]):
-        strategy = gr.Radio(["greedy", "sample", "beam"], value="sample", label=L("Strategy"), elem_id="dec-strategy")
-        temperature = gr.Slider(0, 3, value=1.0, step=0.05, label=L("Temperature (0 = greedy)"), elem_id="dec-temperature")
-        top_k = gr.Slider(0, 100, value=0, step=1, label=L("Top-k (0 = off)"), elem_id="dec-topk")
-        top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label=L("Top-p (1 = off)"), elem_id="dec-topp")
-        seed = gr.Number(0, precision=0, label=L("Seed"), elem_id="dec-seed")
-        max_new = gr.Slider(1, 64, value=20, step=1, label=L("Max new tokens"), elem_id="dec-max")
-        num_beams = gr.Slider(2, MAX_BEAMS, value=4, step=1, label=L("Beams (beam strategy)"), elem_id="dec-beams")
+        strategy = Radio(["greedy", "sample", "beam"], value="sample", label=L("Strategy"), elem_id="dec-strategy")
+        temperature = Slider(0, 3, value=1.0, step=0.05, label=L("Temperature (0 = greedy)"), elem_id="dec-temperature")
+        top_k = Slider(0, 100, value=0, step=1, label=L("Top-k (0 = off)"), elem_id="dec-topk")
+        top_p = Slider(0.05, 1, value=1.0, step=0.05, label=L("Top-p (1 = off)"), elem_id="dec-topp")
+        seed = Number(0, precision=0, label=L("Seed"), elem_id="dec-seed")
+        max_new = Slider(1, 64, value=20, step=1, label=L("Max new tokens"), elem_id="dec-max")
+        num_beams = Slider(2, MAX_BEAMS, value=4, step=1, label=L("Beams (beam strategy)"), elem_id="dec-beams")
         use_cache = gr.Checkbox(True, label=L("KV cache"), elem_id="dec-cache")
     with gr.Row():
         buttons = {name: gr.Button(L(label), elem_id=f"dec-{name}", variant="primary" if name == "step" else "secondary")
                    for name, label in (("step", "Step"), ("end", "Run to end"), ("back", "Back"), ("reset", "Reset"))}
     text = gr.HTML(elem_id="dec-text")
+    # Under sampling the token has two probabilities; the text under the tokens gives both, named.
+    gr.Markdown(L("**The model's own distribution** is the softmax of its logits, before any knob: its probability, log-probability so far and entropy. **The distribution sampled from** is what temperature, top-k and top-p leave, renormalised (sampling only): with top-k = 1 it gives the chosen token probability 1 whatever the model thought."),
+                elem_id="dec-numbers-legend")
     stages = gr.Plot(label=L("The distribution at this step"), elem_id="dec-stages")
     with gr.Row():
         row = gr.Plot(label=L("The new token's self-attention"), elem_id="dec-attention")
@@ -93,7 +97,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     tree = gr.Plot(label=L("Beam search: every hypothesis, pruned ones grey, the winner red"), elem_id="dec-beams-tree")
     result = gr.State(None)
     # The step shown, in the page (not a State) so that a deep link can carry and restore it.
-    index = gr.Number(0, precision=0, elem_id="dec-index", elem_classes=["relay"], show_label=False, container=False)
+    index = Number(0, precision=0, elem_id="dec-index", elem_classes=["relay"], show_label=False, container=False)
     buttons["goto"] = gr.Button("goto", elem_id="dec-goto", elem_classes=["relay"])
     knobs = [model, prompt, strategy, temperature, top_k, top_p, seed, max_new, num_beams, use_cache]
     outputs = [result, index, text, stages, row, cross, alignment, tree]
@@ -106,7 +110,8 @@ def build(page: Page, tab: gr.Tab) -> None:
           [*knobs, result, index], outputs, api_name="decode_knob", api_visibility="private", **RUNS)
     with gr.Accordion(L("KV cache: time and memory"), open=False):
         kv_go = gr.Button(L("Measure with and without the cache"), elem_id="kv-run")
-        kv_plot = gr.Plot(label=L("Per-step time and cache size"), elem_id="kv-plot")
+        kv_plot = gr.Plot(label=L("Per-step time and cache size: self-attention, plus cross-attention for encoder-decoders"),
+                          elem_id="kv-plot")
         kv_table = gr.Markdown(elem_id="kv-table")
         kv_go.click(run_kv, [model, prompt, max_new], [kv_plot, kv_table], api_name="kv_view",
                     api_visibility="private", **RUNS)

@@ -7,7 +7,7 @@ import gradio as gr
 from models import analysis, registry
 from models import trace as traces
 from ui.api import api_attention_flow
-from ui.controls import RUNS, Page, bound, head_controls, kinds_update
+from ui.controls import Number, Page, RUNS, Slider, bound, head_controls, kinds_update
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -34,8 +34,8 @@ def build(page: Page, tab: gr.Tab) -> None:
     explain("graph")
     with gr.Row(elem_classes=["controls"]):
         model, kind, layer, head = head_controls("graph", registry.DEFAULTS["decoder"], "decoder")
-        threshold = gr.Slider(0, 1, value=0.1, step=0.01, label=L("Edge threshold"), elem_id="graph-threshold")
-        position = gr.Number(-1, precision=0, label=L("Query position (-1: [CLS] / last token)"), elem_id="graph-position")
+        threshold = Slider(0, 1, value=0.1, step=0.01, label=L("Edge threshold"), elem_id="graph-threshold")
+        position = Number(-1, precision=0, label=L("Query position (-1: [CLS] / last token)"), elem_id="graph-position")
         go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")
     graph = gr.Plot(label=L("Token graph"), elem_id="graph-plot")
     importance = gr.Plot(label=L("Rollout and flow"), elem_id="flow-plot")

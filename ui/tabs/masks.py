@@ -6,7 +6,7 @@ import gradio as gr
 
 from models.masks import taxonomy
 from ui.api import SHORT_SENTENCE, api_mask_data
-from ui.controls import MAX_INDEX, RUNS, Page, index_slider
+from ui.controls import IndexSlider, MAX_INDEX, Page, RUNS, index_slider
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -26,7 +26,7 @@ def run_masks(text, second, prefix, layer, head):
             lay, hd = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
             figures += [mask_heatmap(attn, f"mask · {scheme.title}"),
                         attention_heatmap(attn, lay, hd, f"attention L{lay} H{hd} · {scheme.title}")]
-        return (gr.Slider(maximum=result.length, value=result.prefix), *figures)
+        return (gr.update(maximum=max(result.length, 1), value=result.prefix), *figures)
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -34,7 +34,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row(elem_classes=["controls"]):
         second = gr.Textbox(SHORT_SENTENCE, label=L("Second sentence of BERT's batch (the shorter one gets [PAD])"),
                             elem_id="mask-second")
-        prefix = gr.Slider(0, MAX_INDEX, value=2, step=1, label=L("Prefix length (prefix decoder)"), elem_id="mask-prefix")
+        prefix = IndexSlider(0, MAX_INDEX, value=2, step=1, label=L("Prefix length (prefix decoder)"), elem_id="mask-prefix")
         layer, head = index_slider("Layer", "mask-layer"), index_slider("Head", "mask-head")
         show = gr.Button(L("Show masks"), variant="primary", elem_id="mask-run")
     plots = []

@@ -7,7 +7,7 @@ import gradio as gr
 
 from models import objectives
 from ui.api import api_objectives
-from ui.controls import RUNS, Page, model_menu
+from ui.controls import Number, Page, RUNS, model_menu
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import seed, user_errors
@@ -31,7 +31,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     explain("objectives")
     with gr.Row(elem_classes=["controls"]):
         second = gr.Textbox("", label=L("Second sentence (BERT's NSP; optional)"), elem_id="obj-second")
-        seed_box = gr.Number(0, precision=0, label=L("Seed"), elem_id="obj-seed")
+        seed_box = Number(0, precision=0, label=L("Seed"), elem_id="obj-seed")
         bert = model_menu("obj-bert", "encoder", label="Encoder")
         gpt = model_menu("obj-gpt", "decoder", label="Decoder")
         t5 = model_menu("obj-t5", "encoder-decoder", label="Encoder-decoder")

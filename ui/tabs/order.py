@@ -7,7 +7,7 @@ import gradio as gr
 
 from models import mechanisms
 from ui.api import api_order_experiment, api_scaling
-from ui.controls import RUNS, Page, bound, index_slider, model_menu
+from ui.controls import Number, Page, RUNS, bound, index_slider, model_menu
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, seed, user_errors
@@ -36,7 +36,7 @@ def run_scaling(model, text, layer, head):
 def build(page: Page, tab: gr.Tab) -> None:
     explain("order")
     with gr.Row(elem_classes=["controls"]):
-        order_seed = gr.Number(0, precision=0, label=L("Shuffle seed"), elem_id="order-seed")
+        order_seed = Number(0, precision=0, label=L("Shuffle seed"), elem_id="order-seed")
         encoder = model_menu("order-enc", "encoder", label="Encoder")
         decoder = model_menu("order-dec", "decoder", label="Decoder")
         go = gr.Button(L("Shuffle and compare"), variant="primary", elem_id="order-run")

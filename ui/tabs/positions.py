@@ -6,7 +6,7 @@ import gradio as gr
 
 from models import positions
 from models.registry import DEFAULTS
-from ui.controls import RUNS, Page
+from ui.controls import Page, RUNS, Slider
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -39,9 +39,9 @@ def run_positions(dim, count, head):
 def build(page: Page, tab: gr.Tab) -> None:
     explain("positions")
     with gr.Row(elem_classes=["controls"]):
-        dim = gr.Slider(8, 512, value=128, step=2, label=L("Sinusoid dimension d"), elem_id="pos-dim")
-        count = gr.Slider(8, 128, value=64, step=1, label=L("Positions"), elem_id="pos-count")
-        head = gr.Slider(0, 15, value=0, step=1, label=L("T5 head"), elem_id="pos-head")
+        dim = Slider(8, 512, value=128, step=2, label=L("Sinusoid dimension d"), elem_id="pos-dim")
+        count = Slider(8, 128, value=64, step=1, label=L("Positions"), elem_id="pos-count")
+        head = Slider(0, 15, value=0, step=1, label=L("T5 head"), elem_id="pos-head")
     plots = [gr.Plot(label=L(label), elem_id=f"pos-{slug}") for slug, label in (
         ("sinusoid", "Sinusoidal"), ("bert", "mini-bert learned"), ("gpt", "mini-gpt learned"),
         ("rope", "RoPE"), ("buckets", "T5 relative buckets"))]

@@ -7,7 +7,7 @@ import gradio as gr
 from models import analysis
 from models import trace as traces
 from ui.api import api_attention_rank
-from ui.controls import RUNS, Page, bound, index_slider, model_menu
+from ui.controls import Page, RUNS, Slider, bound, index_slider, model_menu
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -40,7 +40,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row(elem_classes=["controls"]):
         enc = model_menu("rank-enc", "encoder", "encoder-decoder", label="Bidirectional model")
         dec = model_menu("rank-dec", "decoder", label="Causal model")
-        tol = gr.Slider(-10, -1, value=-3, step=0.5, label=L("Tolerance (log10, relative to σ1)"), elem_id="rank-tol")
+        tol = Slider(-10, -1, value=-3, step=0.5, label=L("Tolerance (log10, relative to σ1)"), elem_id="rank-tol")
         layer, head = index_slider("Layer (spectrum)", "rank-layer"), index_slider("Head (spectrum)", "rank-head")
         go = gr.Button(L("Compute rank"), variant="primary", elem_id="rank-run")
     summary = gr.Markdown(elem_id="rank-summary")
