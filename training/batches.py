@@ -1,8 +1,7 @@
 """Training batches for each family, drawn at random from the generated corpus.
 
-Batches are `batch_size` examples drawn uniformly, padded to the longest, or, where a recipe
-gives a token budget, as many uniformly drawn examples as fit in it once padded (docs/decisions.md
-records why they are not grouped by length, and what the budget measured).
+Batches are `batch_size` examples drawn uniformly, padded to the longest (docs/decisions.md
+records why they are not grouped by length).
 """
 
 from __future__ import annotations
@@ -36,22 +35,6 @@ def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
     return torch.tensor([r + [value] * (width - len(r)) for r in rows])
 
 
-def _fill(draw, batch_size: int, budget: int | None) -> list:
-    """`batch_size` draws, or with a token budget as many as fit padded to the longest: the real
-    tokens per step stay about those of a random batch while padding stops costing compute."""
-    if budget is None:
-        return [draw() for _ in range(batch_size)]
-    items = [draw()]
-    width = len(items[0][0])
-    while True:
-        item = draw()
-        wider = max(width, len(item[0]))
-        if wider * (len(items) + 1) > budget:
-            return items
-        items.append(item)
-        width = wider
-
-
 def causal_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iterator[dict]:
     texts = [s.text for p in pairs for s in (p.zh, p.en)]
     texts += [s.text for f, n in stories for s in (f.zh, f.en, n.zh, n.en)]
@@ -64,8 +47,7 @@ def causal_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> 
         yield {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
 
-def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator,
-                 budget: int | None = None) -> Iterator[dict]:
+def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator) -> Iterator[dict]:
     """Batches of single sentences (no NSP label, 40 %) or of sentence pairs (60 %).
 
     A batch holds one kind only, so short single sentences are not padded to pair length. Pairs are half IsNext (a story's two sentences), half NotNext:
@@ -97,7 +79,7 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: 
 
     while True:
         draw = pair if rng.random() < 0.6 else single
-        rows, types, nsp = zip(*_fill(draw, batch_size, budget))
+        rows, types, nsp = zip(*(draw() for _ in range(batch_size)))
         ids = _pad(list(rows), tok.pad_token_id)
         attention = _pad([[1] * len(r) for r in rows], 0)
         inputs, labels = mask_tokens(tok, ids, attention, gen)
@@ -150,10 +132,10 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iter
                "labels": _pad(list(targets), -100)}
 
 
-def batches(family: str, tok, pairs, stories, batch_size: int, seed: int, budget: int | None = None) -> Iterator[dict]:
+def batches(family: str, tok, pairs, stories, batch_size: int, seed: int) -> Iterator[dict]:
     rng = random.Random(seed)
     if family == "encoder":
-        return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed), budget)
+        return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed))
     if family == "decoder":
         return causal_batches(tok, pairs, stories, batch_size, rng)
     return t5_batches(tok, pairs, stories, batch_size, rng)

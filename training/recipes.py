@@ -24,8 +24,6 @@ class Recipe:
     width: int = 192
     pairs: int = 300_000
     stories: int = 40_000
-    # Padded tokens per batch instead of `batch_size` examples (training/batches.py); None: fixed size.
-    batch_tokens: int | None = None
 
 
 # Vocabulary sizes hold the 3,755 common hanzi (training/build_tokenizers.py) plus about as many

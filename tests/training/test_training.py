@@ -131,19 +131,3 @@ def test_pretraining_loss_equals_bert_for_pretraining_loss():
         assert torch.allclose(train.pretraining_loss(model, batch), reference, atol=1e-5)
     assert with_nsp == {True, False}
 
-
-def test_a_token_budget_bounds_the_padded_batch_and_fills_it():
-    import random
-
-    draws = iter(range(10_000))
-    lengths = random.Random(0)
-    rows = [[0] * lengths.randint(3, 30) for _ in range(10_000)]
-
-    def draw():
-        return (rows[next(draws)],)
-
-    for _ in range(50):
-        batch = batches._fill(draw, 64, 256)
-        padded = max(len(r[0]) for r in batch) * len(batch)
-        assert padded <= 256 and len(batch) >= 256 // 30
-    assert len(batches._fill(draw, 7, None)) == 7

@@ -421,3 +421,23 @@ def test_rarely_trained_tokens_are_named(client):
     common = "我"
     data = client.predict("mini-bert", common + rare[0], api_name="/attention_data")
     assert data["unfamiliar"]["rare"] == [rare[0]] and data["unfamiliar"]["flags"] == [False, False, True, False]
+
+
+def _value(update):
+    return update["value"] if isinstance(update, dict) else update
+
+
+def test_one_session_alternating_models_is_never_held_to_the_previous_models_range(live_url):
+    # One client is one session: each run narrows that session's sliders to its model, and the
+    # next request must still be judged against the model it names (issue 17, item 1).
+    client = Client(live_url, verbose=False)
+    runs = [("mini-t5", "hello", "cross", 0, 0), ("mini-bert", "hello world", "encoder", 3, 3),
+            ("mini-t5", "hello there", "encoder", 1, 2), ("mini-llama", "hello world again", "decoder", 3, 3)]
+    # Where each endpoint's answer holds the layer slider (the head follows it).
+    for endpoint, at in (("/attention_view", 1), ("/compare_bert", 3), ("/compare_t5", 3)):
+        for model, text, kind, layer, head in runs:
+            got = client.predict(model, text, kind, layer, head, api_name=endpoint)
+            top = 1 if model == "mini-t5" else 3  # mini-t5 splits its 4 layers: 2 + 2
+            assert (_value(got[at]), _value(got[at + 1])) == (min(layer, top), head), (endpoint, model)
+    for text, prefix in (("A bird sang", 1), ("A bird sang in the old tree by the river today", 8), ("A bird", 0)):
+        assert _value(client.predict(text, "x", prefix, 0, 0, api_name="/masks_view")[0]) == prefix
