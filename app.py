@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 
 from ui.page import build_demo, launch_settings
+from ui.server import drain_on_sigterm
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_demo().launch(**launch_settings())
+    demo = build_demo()
+    drain_on_sigterm(demo)
+    demo.launch(**launch_settings())
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ ENDPOINTS = {
 
 
 def register() -> None:
-    """Every endpoint under its name, inside the Blocks being built. /models runs no model."""
+    """Every endpoint under its name, inside the Blocks being built."""
     for name, fn in ENDPOINTS.items():
-        gr.api(fn, api_name=name, **({} if fn is api_models else RUNS))
+        # /models runs no model and answers at once, outside the queue: a full queue never refuses it.
+        gr.api(fn, api_name=name, **(dict(queue=False) if fn is api_models else RUNS))

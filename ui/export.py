@@ -1,12 +1,17 @@
 """One export path: the numbers behind the current view, as JSON, CSV and NPZ files.
 
 Each tab says what its numbers are (its `numbers` function, mostly the API's answer for the
-view's controls); this module only writes them.
+view's controls); this module only writes them, bounded: one export at most EXPORT_MB
+(TRIPTYCH_EXPORT_MB) of JSON, and each export's folder deleted EXPORT_SECONDS after it was made
+(Gradio's served copies too: the page's Blocks has delete_cache with the same age).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from ui.gpu import gpu
@@ -15,6 +20,31 @@ from ui.validation import user_errors
 from viz.export import write_exports
 
 EXAMPLE_TEXT = "The cat chases a mouse"
+EXPORT_SECONDS = 600
+EXPORT_MB_ENV, EXPORT_MB = "TRIPTYCH_EXPORT_MB", 64
+EXPORTS = Path(tempfile.gettempdir()) / "triptych-exports"
+
+
+def export_limit() -> int:
+    """Bytes of JSON one export may hold (its CSV is about as large, its NPZ smaller)."""
+    try:
+        return max(1, int(os.environ.get(EXPORT_MB_ENV, EXPORT_MB))) * 2**20
+    except ValueError:
+        return EXPORT_MB * 2**20
+
+
+def prune(folder: Path = EXPORTS, age: float = EXPORT_SECONDS, now: float | None = None) -> int:
+    """Delete the export folders older than `age` seconds; returns how many went."""
+    now = time.time() if now is None else now
+    gone = 0
+    for item in folder.glob("triptych-*") if folder.is_dir() else ():
+        try:
+            if now - item.stat().st_mtime > age:
+                shutil.rmtree(item, ignore_errors=True)
+                gone += 1
+        except FileNotFoundError:
+            continue
+    return gone
 
 
 @gpu
@@ -23,5 +53,11 @@ def export_view(tab: str, components: list, *values) -> list[str]:
         by_id = {c.elem_id: value for c, value in zip(components, values)}
         tab = tab if tab in BY_ID else IDS[0]
         data = BY_ID[tab].numbers(by_id, by_id.get("text") or EXAMPLE_TEXT)
-        folder = Path(tempfile.mkdtemp(prefix="triptych-"))
-        return [str(p) for p in write_exports(data, folder, f"triptych-{tab}")]
+        prune()
+        EXPORTS.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="triptych-", dir=EXPORTS))
+        try:
+            return [str(p) for p in write_exports(data, folder, f"triptych-{tab}", export_limit())]
+        except ValueError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise

@@ -15,9 +15,10 @@ from gradio.i18n import I18nData
 from models.loading import available_devices, configure_threads, default_device, set_device
 from ui import api
 from ui.controls import CONCURRENCY, Dropdown, Examples, Page, RUNS
-from ui.export import EXAMPLE_TEXT, export_view
+from ui.export import EXAMPLE_TEXT, EXPORT_SECONDS, export_view
 from ui.i18n import ASSETS, I18N, L, explain, toast
 from ui.links import SCENARIOS, linked_components, restore_link, restore_scenario
+from ui.server import bound_waiting
 from ui.tabs import IDS, TABS
 from ui.tabs.compare import SLUGS
 from ui.validation import user_errors
@@ -35,6 +36,7 @@ QUEUE_ENV = "TRIPTYCH_QUEUE_SIZE"
 # The device menu moves every visitor's models, so it is the server owner's choice: shown only
 # with TRIPTYCH_DEVICE_MENU=1 (docs/decisions.md); TRIPTYCH_DEVICE picks the device at start.
 DEVICE_MENU_ENV = "TRIPTYCH_DEVICE_MENU"
+UPLOAD_LIMIT = "64kb"
 # Gradio 6's run history keeps every run's inputs and outputs (our figures) in the browser's
 # localStorage and rewrites all of it after each run: measured here, the four Compare columns went
 # from 0.46 s to 1.7 s per Run within 25 runs. A lecture hall's shared PCs should not keep them either.
@@ -45,7 +47,10 @@ RUN_HISTORY = os.environ.get("GRADIO_RUN_HISTORY", "false").strip().lower() == "
 def launch_settings() -> dict:
     """Keyword arguments of launch(): styles, script, languages, session capacity, run history."""
     sessions = max(10, int(os.environ.get(SESSIONS_ENV, str(SESSIONS))))
-    return dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=sessions, run_history=RUN_HISTORY)
+    # The page uploads nothing: Gradio's upload route would otherwise take any file from anyone.
+    # Gradio's traffic monitoring answers /monitoring/summary to anyone: off (docs/decisions.md).
+    return dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=sessions, run_history=RUN_HISTORY,
+                max_file_size=UPLOAD_LIMIT, enable_monitoring=False)
 
 
 EXAMPLES = ["The cat chases a mouse", "I like eating [MASK] apples", "我喜欢吃苹果",
@@ -93,7 +98,8 @@ def _link_data(demo: gr.Blocks, linked: list) -> None:
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="Transformer Triptych") as demo:
+    # Exported files (and Gradio's copies of them) are deleted EXPORT_SECONDS after they were made.
+    with gr.Blocks(title="Transformer Triptych", delete_cache=(EXPORT_SECONDS // 2, EXPORT_SECONDS)) as demo:
         explain("intro")
         scenario, device = _toolbar()
         with gr.Row():
@@ -133,5 +139,6 @@ def build_demo() -> gr.Blocks:
                         export_files, api_name="export_view", api_visibility="private", **RUNS)
         api.register()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=max(1, int(os.environ.get(QUEUE_ENV, "64"))))
+    bound_waiting(demo)
     configure_threads(CONCURRENCY)
     return demo

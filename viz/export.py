@@ -59,13 +59,19 @@ def arrays(data, path: tuple = ()) -> dict[str, np.ndarray]:
     return found
 
 
-def write_exports(data, folder: Path, stem: str) -> list[Path]:
-    """stem.json, stem.csv and stem.npz in `folder`."""
+def write_exports(data, folder: Path, stem: str, limit: int | None = None) -> list[Path]:
+    """stem.json, stem.csv and stem.npz in `folder`; a ValueError, before anything is written,
+    when the JSON would pass `limit` bytes."""
     data = _plain(data)
+    text = json.dumps(data, ensure_ascii=False)
+    size = len(text.encode("utf-8"))
+    if limit is not None and size > limit:
+        raise ValueError(f"This view's numbers take {size / 2**20:.0f} MB, more than an export may hold "
+                         f"({limit / 2**20:.0f} MB); use a shorter text, or the API for one layer at a time.")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{stem}.json", folder / f"{stem}.csv", folder / f"{stem}.npz"]
-    paths[0].write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    paths[0].write_text(text, encoding="utf-8")
     table = rows(data)
     depth = max((len(index) for _, index, _ in table), default=0)
     with paths[1].open("w", newline="", encoding="utf-8") as f:

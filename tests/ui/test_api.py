@@ -364,6 +364,8 @@ def test_a_full_queue_says_busy_and_the_server_recovers(busy_app):
     with pytest.raises(QueueError, match="Queue is full! Please try again."):
         clients[4].predict("mini-gpt", text, api_name="/attention_data")
     assert time.perf_counter() - started < 10  # refused at once, not after the others
+    # /models runs no model and is served outside the queue: a full house never refuses it.
+    assert [m["key"] for m in clients[4].predict(api_name="/models")][0] == "mini-bert"
     busy_app.gate.set()
     for job in jobs[:2]:
         result = job.result(timeout=60)
