@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from models import registry
-from models import trace as traces
+from ui import kept
 from ui.api import api_attention_data
 from ui.controls import RUNS, Page, head_controls, head_view, kinds_update, shown_kind
 from ui.gpu import gpu
@@ -19,36 +19,40 @@ ID, LABEL = "attention", "Attention"
 @gpu
 def run_attention(model, text, kind, layer, head):
     with user_errors():
-        trace = traces.run_trace(model, text)
+        ref, trace = kept.run(model, text)
         kind = shown_kind(trace, kind)
-        return (trace, kinds_update(trace.kinds, kind), *head_view(trace, kind, layer, head))
+        return (ref, kinds_update(trace.kinds, kind), *head_view(trace, kind, layer, head))
 
 
-def view_attention(trace, kind, layer, head):
-    if trace is None:
+@gpu
+def view_attention(ref, kind, layer, head):
+    if not isinstance(ref, kept.Ref):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return head_view(trace, kind, layer, head)
+        return head_view(kept.TRACES.trace(ref), kind, layer, head)
 
 
-def draw_overview(trace, kind):
+@gpu
+def draw_overview(ref, kind):
     """The all-heads overview of the run just shown. It follows the head view as its own step:
     it is most of the bytes (12 x 12 heads at 64 tokens: 3.4 MB of exact weights), so the chosen
     head appears first, and moving the layer or head sliders does not send it again."""
-    if trace is None:
+    if not isinstance(ref, kept.Ref):
         return gr.skip()
     with user_errors():
+        trace = kept.TRACES.trace(ref)
         return overview_figure(trace.attention(shown_kind(trace, kind)), trace.model_name)
 
 
-def pick_head(trace, kind, picked):
+@gpu
+def pick_head(ref, kind, picked):
     """A click on the overview ("x|y" labels of the cell) opens that head."""
-    if trace is None or not picked:
+    if not isinstance(ref, kept.Ref) or not picked:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
         x, _, y = str(picked).partition("|")
         layer, head = parse_pick(x, y)
-        return head_view(trace, kind, layer, head)
+        return head_view(kept.TRACES.trace(ref), kind, layer, head)
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -61,7 +65,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     over = gr.Plot(label=L("All heads"), elem_id="overview")
     picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
-    trace = gr.State(None)
+    trace = gr.State(None)  # a kept.Ref, not the trace (ui/kept.py)
     view = [trace, kind, layer, head]
     shown = [layer, head, mask_plot, attn_plot]
     gr.on([page.run.click, page.text.submit, model.input], run_attention, [model, page.text, kind, layer, head],

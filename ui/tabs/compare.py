@@ -7,7 +7,7 @@ import dataclasses
 import gradio as gr
 
 from models import registry
-from models import trace as traces
+from ui import kept
 from ui.api import api_attention_data
 from ui.controls import KINDS, Page, RUNS, Radio, head_view, index_slider, kind_classes, kinds_update, model_menu, shown_kind
 from ui.gpu import gpu
@@ -33,19 +33,20 @@ SLUGS = tuple(slug for slug, *_ in COLUMNS)
 @gpu
 def run_column(model, text, kind, layer, head):
     with user_errors():
-        trace = traces.run_trace(model, text)
+        ref, trace = kept.run(model, text)
         kind = shown_kind(trace, kind)
         tokens = tokens_html(trace.tokens, trace.special, label=trace.model_name, unfamiliar=trace.unfamiliar)
         kinds = kinds_update(trace.kinds, kind, visible=len(trace.kinds) > 1)
         shown = dataclasses.replace(trace, notices=tuple(bilingual(n) for n in trace.notices))
-        return (trace, tokens, outputs_html(shown), kinds, *head_view(trace, kind, layer, head))
+        return (ref, tokens, outputs_html(shown), kinds, *head_view(trace, kind, layer, head))
 
 
-def view_column(trace, kind, layer, head):
-    if trace is None:
+@gpu
+def view_column(ref, kind, layer, head):
+    if not isinstance(ref, kept.Ref):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return head_view(trace, kind, layer, head)
+        return head_view(kept.TRACES.trace(ref), kind, layer, head)
 
 
 def _column(slug, family, title, blurb, default, page: Page) -> None:
@@ -63,7 +64,7 @@ def _column(slug, family, title, blurb, default, page: Page) -> None:
         outputs = gr.HTML(elem_id=f"outputs-{slug}")
         mask_plot = gr.Plot(label=L("Mask"), elem_id=f"mask-{slug}")
         attn_plot = gr.Plot(label=L("Attention"), elem_id=f"attn-{slug}")
-        trace = gr.State(None)
+        trace = gr.State(None)  # a kept.Ref, not the trace (ui/kept.py)
     gr.on(
         triggers=[page.settled[slug].click, model.input],
         fn=run_column,
