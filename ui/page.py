@@ -29,7 +29,7 @@ JS = (ASSETS / "app.js").read_text(encoding="utf-8")
 # Gradio keeps each session's state (our traces, updated components) in memory, 10,000 sessions
 # by default: ~1 MiB each here, so a public Space could grow by gigabytes. A lecture hall needs far
 # fewer; the oldest sessions go first.
-SESSIONS_ENV, SESSIONS = "TRIPTYCH_SESSIONS", 500
+SESSIONS_ENV, SESSIONS = "TRIPTYCH_SESSIONS", 200
 # Requests waiting beyond the running ones; past this the page says "This application is currently
 # busy. Please try again." (HTTP 503) at once instead of making the whole room wait minutes.
 QUEUE_ENV = "TRIPTYCH_QUEUE_SIZE"
