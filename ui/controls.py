@@ -81,6 +81,8 @@ def _read(component, payload, bounded: bool):
 class Slider(gr.Slider):
     """gr.Slider whose out-of-range or non-numeric values are refused with a message in both languages."""
 
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
+
     def preprocess(self, payload):
         return _read(self, payload, bounded=True)
 
@@ -90,6 +92,8 @@ class IndexSlider(gr.Slider):
     maximum, which the previous run set for another model; the handler clamps to the model the
     request names (issue 17, item 1)."""
 
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
+
     def preprocess(self, payload):
         return _read(self, payload, bounded=False)
 
@@ -97,6 +101,8 @@ class IndexSlider(gr.Slider):
 class Number(gr.Number):
     """gr.Number (seeds, positions) refusing a value that is no finite number in both languages;
     what the number means is checked by its handler (ui/validation.py)."""
+
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
 
     def preprocess(self, payload):
         return _read(self, payload, bounded=False)
@@ -117,6 +123,8 @@ def _choice(component, payload):
 class Radio(gr.Radio):
     """gr.Radio refusing a value outside its choices in both languages."""
 
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
+
     def preprocess(self, payload):
         return _choice(self, payload)
 
@@ -125,6 +133,8 @@ class Dropdown(gr.Dropdown):
     """gr.Dropdown (model menus take any name, which the registry then checks) refusing what is no
     name or choice, in both languages."""
 
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
+
     def preprocess(self, payload):
         return _choice(self, payload)
 
@@ -132,6 +142,8 @@ class Dropdown(gr.Dropdown):
 class Examples(gr.Dataset):
     """The example sentences under the text box; a click answers the sentence, and an index that
     is not one of them is refused in words."""
+
+    is_template = True  # drawn by the parent's frontend (Gradio's convention for template components)
 
     def preprocess(self, payload):
         if isinstance(payload, bool) or not isinstance(payload, int) or not 0 <= payload < len(self.raw_samples):

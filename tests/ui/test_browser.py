@@ -16,6 +16,7 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+from tests.patience import patient  # noqa: E402
 
 COLUMNS_DRAWN = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
                  "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8")
@@ -39,14 +40,14 @@ def page(browser, live_url):
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     page.goto(live_url)
-    page.wait_for_function(COLUMNS_DRAWN, timeout=90_000)
+    page.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
     yield page
     errors = list(page.console_errors)
     page.close()
     assert errors == []
 
 
-def _stable(page, expression: str, polls: int = 3, timeout: int = 30_000) -> None:
+def _stable(page, expression: str, polls: int = 3, timeout: float = patient(30_000)) -> None:
     """Wait until a page expression gives the same value `polls` times in a row (250 ms apart):
     the figures have stopped redrawing."""
     page.evaluate("window.__stable = []")
@@ -83,17 +84,17 @@ def test_typing_updates_every_column_without_a_click(page):
     box.fill("")
     box.press_sequentially("I like eating [MASK] apples", delay=15)
     page.wait_for_function(
-        "document.querySelector('#outputs-bert').innerText.includes('[MASK] at position')", timeout=30_000
+        "document.querySelector('#outputs-bert').innerText.includes('[MASK] at position')", timeout=patient(30_000)
     )
     for slug in ("gpt", "llama"):
         page.wait_for_function(
-            f"document.querySelector('#tokens-{slug}').innerText.includes('apples')", timeout=30_000
+            f"document.querySelector('#tokens-{slug}').innerText.includes('apples')", timeout=patient(30_000)
         )
     tokens = page.locator("#tokens-bert .tok").all_inner_texts()
     assert tokens[0] == "[CLS]" and "[MASK]" in tokens and tokens[-1] == "[SEP]"
 
 
-def _settled(page, timeout: int = 60_000) -> None:
+def _settled(page, timeout: float = patient(60_000)) -> None:
     """Wait until no component shows a Gradio status tracker (every queued run is done)."""
     page.wait_for_function("document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0",
                            timeout=timeout)
@@ -107,7 +108,7 @@ def test_choosing_t5_decoder_attention_redraws_it(page):
     page.wait_for_function(
         "[...document.querySelectorAll('#attn-t5 .js-plotly-plot')]"
         ".some(e => e.layout.title.text.startsWith('decoder self-attention'))",
-        timeout=30_000,
+        timeout=patient(30_000),
     )
 
 
@@ -115,7 +116,7 @@ def _open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
-def _wait_plots(page, selector: str, count: int = 1, timeout: int = 60_000) -> None:
+def _wait_plots(page, selector: str, count: int = 1, timeout: float = patient(60_000)) -> None:
     page.wait_for_function(
         f"document.querySelectorAll('{selector} .js-plotly-plot').length >= {count}", timeout=timeout
     )
@@ -143,7 +144,7 @@ def test_overview_click_opens_that_head(page, tmp_path):
         try:
             page.wait_for_function(
                 "[...document.querySelectorAll('#att-heatmap .js-plotly-plot')]"
-                ".some(e => e.layout.title.text.includes('layer 2 · head 3'))", timeout=15_000)
+                ".some(e => e.layout.title.text.includes('layer 2 · head 3'))", timeout=patient(15_000))
             break
         except Exception:
             if attempt == 2:
@@ -171,7 +172,7 @@ def test_decoding_three_steps_then_beam_search(page, tmp_path):
     _open_tab(page, "Decoding")
     for expected in (1, 2, 3):
         page.locator("#dec-step").click()
-        page.wait_for_function(f"document.querySelectorAll('#dec-text .gen').length === {expected}", timeout=30_000)
+        page.wait_for_function(f"document.querySelectorAll('#dec-text .gen').length === {expected}", timeout=patient(30_000))
     _wait_plots(page, "#dec-stages")
     title = page.evaluate("document.querySelector('#dec-stages .js-plotly-plot').layout.title.text")
     assert title.startswith("step 3: chose")
@@ -179,7 +180,7 @@ def test_decoding_three_steps_then_beam_search(page, tmp_path):
     page.locator("#dec-strategy label", has_text="beam").click()
     page.locator("#dec-end").click()
     page.wait_for_function("(document.querySelector('#dec-beams-tree .js-plotly-plot')?.layout?.title?.text || '')"
-                           ".includes('winner')", timeout=30_000)
+                           ".includes('winner')", timeout=patient(30_000))
     names = page.evaluate("document.querySelector('#dec-beams-tree .js-plotly-plot').data.map(t => t.name)")
     assert {"running", "finished", "pruned"} <= set(names)
     page.locator("#dec-beams-tree").screenshot(path=str(_shots(tmp_path) / "beam-tree.png"))
@@ -206,7 +207,7 @@ def test_every_concept_tab_draws(page, tmp_path):
 def test_script_text_shows_as_text(page):
     page.locator("#text textarea").fill("<img src=x onerror=window.__xss=1> hi")
     page.locator("#run").click()
-    page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('img')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('img')", timeout=patient(30_000))
     assert page.evaluate("window.__xss === undefined")
     assert page.locator("#tokens-gpt img").count() == 0
 
@@ -217,7 +218,7 @@ def test_lecture_mode_language_and_export(page, live_url, tmp_path):
     # Every figure downloads as PNG from its Plotly toolbar.
     plots = page.locator("#tab-attention .js-plotly-plot").count()
     assert page.locator("#tab-attention .modebar-btn[data-title='Download plot as a PNG']").count() == plots
-    with page.expect_download(timeout=30_000) as download:
+    with page.expect_download(timeout=patient(30_000)) as download:
         # What that button does, called directly: a click can land while a figure redraws.
         page.evaluate("window.Plotly.downloadImage(document.querySelector('#att-heatmap .js-plotly-plot'), "
                       "{format: 'png', filename: 'attention'})")
@@ -227,11 +228,11 @@ def test_lecture_mode_language_and_export(page, live_url, tmp_path):
     page.locator("#text textarea").fill("今天天气真好，我想去公园散步")
     page.locator("#run").click()
     page.wait_for_function("(document.querySelector('#att-heatmap .js-plotly-plot')?.layout?.xaxis?.ticktext || [])"
-                           ".join('').includes('公')", timeout=30_000)
+                           ".join('').includes('公')", timeout=patient(30_000))
     page.locator("#lecture-toggle").click()
     assert "lecture" in page.evaluate("document.body.className")
     assert page.locator("#att-model").is_hidden() and page.locator("#att-heatmap").is_visible()
-    page.wait_for_function("location.search.includes('lecture=1')", timeout=5_000)
+    page.wait_for_function("location.search.includes('lecture=1')", timeout=patient(5_000))
     _stable(page, "[...document.querySelectorAll('#tab-attention .js-plotly-plot')].map(e => e._fullLayout.width)")
     page.screenshot(path=str(_shots(tmp_path) / "lecture.png"))
     page.locator("#controls-toggle").click()
@@ -240,18 +241,18 @@ def test_lecture_mode_language_and_export(page, live_url, tmp_path):
     page.locator("#lecture-toggle").click()
     assert "lecture" not in page.evaluate("document.body.className")
     page.locator(".lang-btn[data-lang=zh]").click()
-    page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('注意力矩阵')", timeout=10_000)
+    page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('注意力矩阵')", timeout=patient(10_000))
     tabs = page.eval_on_selector_all("button[role=tab]", "els => els.map(e => e.textContent.trim())")
     assert tabs[:4] == ["对比", "注意力", "掩码", "注意力头模式"]
     assert "文本" in page.inner_text("#text") and "运行" in page.inner_text("#run")
-    page.wait_for_function("location.search.includes('lang=zh')", timeout=5_000)
+    page.wait_for_function("location.search.includes('lang=zh')", timeout=patient(5_000))
     page.locator(".lang-btn[data-lang=en]").click()
     page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('One model in depth')",
-                           timeout=10_000)
+                           timeout=patient(10_000))
     # Export: the numbers of this view as JSON, CSV and NPZ.
     page.locator("#export button.label-wrap, #export .label-wrap").first.click()
     page.locator("#export-run").click()
-    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3", timeout=30_000)
+    page.wait_for_function("document.querySelectorAll('#export-files a').length >= 3", timeout=patient(30_000))
     names = page.eval_on_selector_all("#export-files a", "els => els.map(e => e.getAttribute('download') || e.href)")
     assert {n.rsplit(".", 1)[-1] for n in names} >= {"json", "csv", "npz"}
 
@@ -267,7 +268,7 @@ TAB_PLOTS = {
 
 def _view(browser_page, tab: str) -> list:
     selector, count = TAB_PLOTS[tab]
-    _wait_plots(browser_page, selector, count, timeout=90_000)
+    _wait_plots(browser_page, selector, count, timeout=patient(90_000))
     panel = f"#tab-{tab}"
     # A second update (sliders set to the model's bounds) may still land: wait for a still view.
     _stable(browser_page, f"[document.querySelector('{panel}').innerText,"
@@ -297,7 +298,7 @@ def test_a_deep_link_to_each_tab_reproduces_the_view(browser, live_url, tab, tmp
             shown.on("pageerror", lambda e: errors.append(str(e)))
         first.goto(f"{live_url}?{urlencode(_first_scenario(tab)['params'])}")
         before = _view(first, tab)
-        first.wait_for_function(f"location.search.includes('tab={tab}')", timeout=10_000)
+        first.wait_for_function(f"location.search.includes('tab={tab}')", timeout=patient(10_000))
         link = first.url
         second.goto(link)
         after = _view(second, tab)
@@ -324,11 +325,11 @@ def test_markup_in_tokens_shows_as_text_in_every_view(browser, live_url):
             if tab in ("compare", "positions", "decoding"):  # decoding: below, with the prompt
                 continue
             other.get_by_role("tab", name=_TAB_NAMES[tab]).click()
-            _wait_plots(other, selector, count, timeout=90_000)
+            _wait_plots(other, selector, count, timeout=patient(90_000))
         _open_tab(other, "Decoding")
         other.locator("#dec-prompt textarea").fill(evil)
         other.locator("#dec-end").click()
-        other.wait_for_function("document.querySelectorAll('#dec-text .gen').length >= 1", timeout=30_000)
+        other.wait_for_function("document.querySelectorAll('#dec-text .gen').length >= 1", timeout=patient(30_000))
         assert other.evaluate("window.__xss === undefined")
         assert other.locator("img[src=x]").count() == 0 and other.locator(".gradio-container b:text-is('bold')").count() == 0
         assert "<b>bold</b>" in other.inner_text("#dec-text") or "bold" in other.inner_text("#dec-text")
@@ -353,7 +354,7 @@ def _held_page(browser, busy_app, crashes: list | None = None):
     # (the "busy" toast) and leave a column undrawn. Run again until all four are drawn.
     for _ in range(4):
         try:
-            other.wait_for_function(COLUMNS_DRAWN, timeout=30_000)
+            other.wait_for_function(COLUMNS_DRAWN, timeout=patient(30_000))
             break
         except PlaywrightTimeout:
             other.locator("#run").click()
@@ -361,7 +362,7 @@ def _held_page(browser, busy_app, crashes: list | None = None):
         pytest.fail("the busy app's page never drew its four columns")
     _settled(other)
     busy_app.gate.clear()
-    while busy_app.started.acquire(timeout=0):
+    while busy_app.started.acquire(timeout=patient(0)):
         pass
     return other
 
@@ -378,23 +379,23 @@ def test_a_full_queue_shows_busy_in_both_languages_then_recovers(browser, busy_a
         jobs = [Client(busy_app.url, verbose=False).submit("mini-gpt", "hello there", api_name="/attention_data")
                 for _ in range(4)]
         for _ in range(2):
-            assert busy_app.started.acquire(timeout=30), "the API runs never reached the workers"
+            assert busy_app.started.acquire(timeout=patient(30)), "the API runs never reached the workers"
         for _ in range(100):
             if sum(job.status().code == Status.IN_QUEUE for job in jobs) == 2:
                 break
             page.wait_for_timeout(100)
         page.locator("#run").click()
         toast = page.locator(".toast-body", has_text="currently busy").first
-        toast.wait_for(timeout=10_000)
+        toast.wait_for(timeout=patient(10_000))
         page.wait_for_function("[...document.querySelectorAll('.busy-zh')].some(e => e.textContent.includes('请稍后再试'))",
-                               timeout=5_000)
+                               timeout=patient(5_000))
         assert "Please try again" in toast.inner_text()
         page.screenshot(path=str(_shots(tmp_path) / "busy.png"))
         busy_app.gate.set()
-        assert all(job.result(timeout=60)["model"] == "mini-gpt" for job in jobs)
+        assert all(job.result(timeout=patient(60))["model"] == "mini-gpt" for job in jobs)
         page.locator("#text textarea").fill("我喜欢吃苹果")
         page.locator("#run").click()  # served again once the queue has room
-        page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('苹')", timeout=30_000)
+        page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('苹')", timeout=patient(30_000))
         assert not crashes
     finally:
         page.close()
@@ -405,7 +406,7 @@ def test_runs_leave_no_toast_and_no_run_history(page):
         page.locator("#text textarea").fill(text)
         page.locator("#run").click()
         page.wait_for_function(f"document.querySelector('#tokens-gpt').innerText.includes({text.split()[-1][-2:]!r})",
-                               timeout=30_000)
+                               timeout=patient(30_000))
     _settled(page)
     assert page.locator("[data-testid='toast-body']").count() == 0
     # Gradio's run history (off: it rewrote every run's figures into localStorage after each run,
@@ -419,12 +420,12 @@ def test_the_compare_columns_run_side_by_side(browser, busy_app):
     other = _held_page(browser, busy_app)
     try:
         other.locator("#text textarea").fill("The cat sees the keys")  # the debounced relays, no Run
-        assert busy_app.started.acquire(timeout=20) and busy_app.started.acquire(timeout=10), \
+        assert busy_app.started.acquire(timeout=patient(20)) and busy_app.started.acquire(timeout=patient(10)), \
             "the second column did not start while the first was still running"
         busy_app.gate.set()
         for slug in ("bert", "gpt", "t5", "llama"):
             other.wait_for_function(f"document.querySelector('#tokens-{slug}').innerText.includes('keys')",
-                                    timeout=30_000)
+                                    timeout=patient(30_000))
     finally:
         busy_app.gate.set()
         other.close()
@@ -438,10 +439,10 @@ def test_unreadable_tokens_are_framed_and_named_in_both_languages(browser, live_
     other = browser.new_page(viewport={"width": 1600, "height": 1200})
     try:
         other.goto(f"{live_url}?{urlencode({'text': '人工智能正在改变世界 😀 龘'})}")
-        other.wait_for_function(COLUMNS_DRAWN, timeout=90_000)
+        other.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
         for slug in ("bert", "gpt", "t5", "llama"):
             other.wait_for_function(f"document.querySelectorAll('#tokens-{slug} .tok.unfamiliar').length >= 1",
-                                    timeout=60_000)
+                                    timeout=patient(60_000))
         bert = other.locator("#tokens-bert .tok.unfamiliar").all_inner_texts()
         assert bert == ["[UNK]", "[UNK]"]  # 😀 and 龘; the ten common hanzi are whole tokens
         outputs = other.inner_text("#outputs-bert")
@@ -469,7 +470,7 @@ def test_a_crafted_link_draws_nothing_and_fetches_nothing(browser, live_url, whe
     try:
         other.goto(f"{live_url}?{urlencode({**params, 'lang': lang})}")
         toast = other.locator("[data-testid='toast-body']", has_text="Sign in again").first
-        toast.wait_for(timeout=60_000)
+        toast.wait_for(timeout=patient(60_000))
         assert '<a id="x"' in toast.inner_text()  # the markup, shown as text
         assert other.locator("#x").count() == 0 and other.locator("img[src*='127.0.0.1:9/']").count() == 0
         assert not [u for u in requests if "127.0.0.1:9/" in u]

@@ -246,3 +246,17 @@ def test_session_memory_is_bounded(monkeypatch):
         assert 1 <= len(held) <= 10
     finally:
         small.close()
+
+
+def test_every_component_is_drawn_by_one_of_gradios_own_frontends():
+    # A subclass of a Gradio component is taken for a custom component (a frontend fetched from
+    # /gradio_api/custom_component/..., which does not exist) unless it is marked as a template.
+    import gradio.components as core
+
+    from ui.page import build_demo
+
+    names = {cls.__name__.lower() for cls in vars(core).values() if isinstance(cls, type)}
+    drawn = {type(b).__name__: b.get_block_name() for b in build_demo().blocks.values()
+             if isinstance(b, core.Component) and type(b).__module__ != "gradio.components.api_component"}
+    assert {"IndexSlider", "Slider", "Radio", "Dropdown", "Number", "Examples"} <= set(drawn)
+    assert {k: v for k, v in drawn.items() if v not in names} == {}
