@@ -21,6 +21,14 @@ class RequestTooLong(ValueError):
     """The request ran past its time limit and was stopped."""
 
 
+def setting(name: str, default: float, minimum: float = 1, kind=int):
+    """A number from the environment, at least `minimum`; the default when unset or unreadable."""
+    try:
+        return max(kind(minimum), kind(os.environ.get(name, default)))
+    except ValueError:
+        return kind(default)
+
+
 def request_seconds() -> float:
     try:
         value = float(os.environ.get(REQUEST_SECONDS_ENV, "30"))

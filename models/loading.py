@@ -26,6 +26,7 @@ import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from models.familiarity import read_counts
+from models.limits import setting
 from models.registry import FAMILIES, ModelSpec, resolve
 
 log = logging.getLogger(__name__)
@@ -178,10 +179,7 @@ def _unavailable(spec: ModelSpec, why: str) -> ModelUnavailable:
 
 
 def hub_seconds() -> float:
-    try:
-        return max(1.0, float(os.environ.get(HUB_SECONDS_ENV, "60")))
-    except ValueError:
-        return 60.0
+    return setting(HUB_SECONDS_ENV, 60, kind=float)
 
 
 def _complete(folder: str) -> bool:

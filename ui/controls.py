@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from models import registry
-from ui.i18n import I18N, L, toast
-from ui.validation import clamp, number
+from ui.i18n import I18N, L
+from ui.validation import clamp, number, refuse
 from viz.heatmap import attention_heatmap, mask_heatmap
 
 MAX_INDEX = 127
@@ -74,7 +74,7 @@ def _read(component, payload, bounded: bool):
         if bounded and not (component.minimum or 0) <= value <= component.maximum:
             raise ValueError(f"{name} must be between {component.minimum:g} and {component.maximum:g}.")
     except ValueError as err:
-        raise gr.Error(toast(str(err)), title="Cannot do that · 无法执行") from None
+        raise refuse(str(err)) from None
     return gr.Number.round_to_precision(value, component.precision)
 
 
@@ -114,10 +114,10 @@ def _choice(component, payload):
     if getattr(component, "allow_custom_value", False):
         if payload is None or isinstance(payload, str):
             return payload
-        raise gr.Error(toast(f"{name} must be a name, as text."), title="Cannot do that · 无法执行")
+        raise refuse(f"{name} must be a name, as text.")
     if isinstance(payload, (str, int, float)) and payload in values:
         return payload
-    raise gr.Error(toast(f"{name} must be one of: {', '.join(map(str, values))}."), title="Cannot do that · 无法执行")
+    raise refuse(f"{name} must be one of: {', '.join(map(str, values))}.")
 
 
 class Radio(gr.Radio):
@@ -147,7 +147,7 @@ class Examples(gr.Dataset):
 
     def preprocess(self, payload):
         if isinstance(payload, bool) or not isinstance(payload, int) or not 0 <= payload < len(self.raw_samples):
-            raise gr.Error(toast("Pick one of the examples."), title="Cannot do that · 无法执行")
+            raise refuse("Pick one of the examples.")
         return payload
 
 

@@ -8,12 +8,12 @@ view's controls); this module only writes them, bounded: one export at most EXPO
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from models.limits import setting
 from ui.gpu import gpu
 from ui.tabs import BY_ID, IDS
 from ui.validation import user_errors
@@ -27,10 +27,7 @@ EXPORTS = Path(tempfile.gettempdir()) / "triptych-exports"
 
 def export_limit() -> int:
     """Bytes of JSON one export may hold (its CSV is about as large, its NPZ smaller)."""
-    try:
-        return max(1, int(os.environ.get(EXPORT_MB_ENV, EXPORT_MB))) * 2**20
-    except ValueError:
-        return EXPORT_MB * 2**20
+    return setting(EXPORT_MB_ENV, EXPORT_MB) * 2**20
 
 
 def prune(folder: Path = EXPORTS, age: float = EXPORT_SECONDS, now: float | None = None) -> int:

@@ -8,7 +8,6 @@ view is the same). Issue 17, item 3.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 from models import trace as traces
 from models.data import Trace
+from models.limits import setting
 
 KEPT_ENV, KEPT = "TRIPTYCH_TRACES_KEPT", 32
 
@@ -32,19 +32,22 @@ class Kept:
     """A least-recently-used store of traces, shared by all sessions."""
 
     def __init__(self, size: int | None = None):
-        self.size = max(1, int(size or os.environ.get(KEPT_ENV, KEPT)))
+        self.size = max(1, int(size or setting(KEPT_ENV, KEPT)))
         self._traces: OrderedDict[str, Trace] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._traces)
 
-    def keep(self, model: str, text: str, trace: Trace) -> Ref:
-        ref = Ref(uuid.uuid4().hex, model, text)
+    def _put(self, key: str, trace: Trace) -> None:
         with self._lock:
-            self._traces[ref.key] = trace
+            self._traces[key] = trace
             while len(self._traces) > self.size:
                 self._traces.popitem(last=False)
+
+    def keep(self, model: str, text: str, trace: Trace) -> Ref:
+        ref = Ref(uuid.uuid4().hex, model, text)
+        self._put(ref.key, trace)
         return ref
 
     def trace(self, ref: Ref) -> Trace:
@@ -54,10 +57,7 @@ class Kept:
                 self._traces.move_to_end(ref.key)
                 return found
         trace = traces.run_trace(ref.model, ref.text)
-        with self._lock:
-            self._traces[ref.key] = trace
-            while len(self._traces) > self.size:
-                self._traces.popitem(last=False)
+        self._put(ref.key, trace)
         return trace
 
 

@@ -16,7 +16,6 @@ methods the routes call: Queue.push and Queue.send_message), nothing global.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ import time
 import gradio as gr
 from gradio.server_messages import ProcessCompletedMessage
 
+from models.limits import setting
 from ui.i18n import toast
 
 log = logging.getLogger("triptych")
@@ -33,13 +33,6 @@ UNREAD_ENV, UNREAD = "TRIPTYCH_UNREAD", 16
 DRAIN_ENV, DRAIN_SECONDS = "TRIPTYCH_DRAIN_SECONDS", 30.0
 # A page reads its answers within milliseconds; an answer older than this has no reader.
 UNREAD_SECONDS = 5.0
-
-
-def _setting(name: str, default, kind=int):
-    try:
-        return max(kind(1), kind(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 def _answers(messages) -> int:
@@ -75,7 +68,7 @@ def _drop_unread(queue, unread_since: dict, limit: int, now: float) -> int:
 def bound_waiting(demo: gr.Blocks) -> None:
     """Per-session and server-wide bounds on requests waiting and answers unread."""
     queue = demo._queue
-    per_session, limit = _setting(PER_SESSION_ENV, PER_SESSION), _setting(UNREAD_ENV, UNREAD)
+    per_session, limit = setting(PER_SESSION_ENV, PER_SESSION), setting(UNREAD_ENV, UNREAD)
     unread_since: dict[str, float] = {}
     join, send = queue.push, queue.send_message
 
@@ -120,7 +113,7 @@ def drain(demo: gr.Blocks, seconds: float) -> None:
 def drain_on_sigterm(demo: gr.Blocks) -> None:
     """On SIGTERM, drain (in a thread: a signal handler must return quickly) instead of dying
     with requests half done. Call from the main thread, before launch()."""
-    seconds = _setting(DRAIN_ENV, DRAIN_SECONDS, float)
+    seconds = setting(DRAIN_ENV, DRAIN_SECONDS, kind=float)
 
     def on_term(signum, frame):
         log.info("SIGTERM: finishing the running requests (at most %g s)", seconds)

@@ -21,6 +21,14 @@ log = logging.getLogger("triptych")
 SEED_LIMIT = 2**32  # numpy's and transformers' seeds: 0 .. 2**32 - 1
 
 
+REFUSED = "Cannot do that · 无法执行"
+
+
+def refuse(message: str) -> gr.Error:
+    """The page's refusal of a request: the message in both languages, as text."""
+    return gr.Error(toast(message), title=REFUSED)
+
+
 @contextmanager
 def user_errors():
     """Library errors as a readable message in the page; requests past TRIPTYCH_REQUEST_SECONDS stopped."""
@@ -30,7 +38,7 @@ def user_errors():
     except gr.Error:
         raise
     except ValueError as err:
-        raise gr.Error(toast(str(err)), title="Cannot do that · 无法执行") from None
+        raise refuse(str(err)) from None
     except Exception as err:
         log.exception("unexpected failure")
         raise gr.Error(toast(f"Something went wrong inside the model run ({type(err).__name__}). "
