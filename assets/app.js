@@ -4,23 +4,36 @@
   const $ = (selector) => document.querySelector(selector);
   const press = (id) => $(`#${id}`)?.click();
 
-  // 1. The Compare columns run on Run, on Enter in the text box, and 300 ms after the last
-  //    keystroke (once per pause, not once per key). Each column has its own relay button: one
-  //    Gradio trigger runs its listeners one after another, separate clicks run side by side.
+  // 1. Run and Enter run the views of the tab that is shown, once: the Compare columns (one relay
+  //    each: one Gradio trigger runs its listeners one after another, separate clicks run side by
+  //    side) or the shown tab's Run relay (data-runs). The columns also follow the typing, 300 ms
+  //    after the last keystroke, while Compare is shown. A hidden tab computes nothing: Compare
+  //    catches up when it is opened, the other tabs run their views when selected.
   const settle = () => document.querySelectorAll("[id^='text-settled-']").forEach((button) => button.click());
   let typing = null;
+  let edited = 0;       // how many edits of the text so far
+  let compareSeen = -1; // the edit the columns last ran on (-1: not since the last link or scenario)
+  const runCompare = () => { compareSeen = edited; settle(); };
+  const runShown = () => {
+    clearTimeout(typing);
+    const tab = activeTab();
+    if (tab === "compare") return runCompare();
+    let runs = {};
+    try { runs = JSON.parse($("#linked-ids")?.dataset.runs || "{}"); } catch (err) { runs = {}; }
+    if (runs[tab]) press(runs[tab]);
+  };
   document.addEventListener("input", (event) => {
     if (!event.target.closest || !event.target.closest("#text")) return;
+    edited += 1;
     clearTimeout(typing);
-    typing = setTimeout(settle, 300);
+    if (activeTab() === "compare") typing = setTimeout(runCompare, 300);
   });
   document.addEventListener("click", (event) => {
-    if (event.target.closest && event.target.closest("#run")) settle();
+    if (event.target.closest && event.target.closest("#run")) runShown();
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && event.target.closest && event.target.closest("#text")) {
-      clearTimeout(typing);
-      settle();
+      runShown();
     }
   });
 
@@ -53,7 +66,10 @@
       if (button && names[lang]) button.textContent = names[lang];
     }
   };
+  // The server draws figures and tables in the language this cookie names (ui/i18n.py).
+  const tellServer = (lang) => { document.cookie = `triptych-lang=${lang}; path=/; SameSite=Lax`; };
   const setLanguage = async (lang, remember) => {
+    tellServer(lang);
     const core = performance.getEntriesByType("resource").map((e) => e.name)
       .find((name) => /\/assets\/core-[^/]*\.js$/.test(name));
     if (!core) return;
@@ -69,10 +85,24 @@
   };
   const query = new URLSearchParams(location.search);
   const startLang = query.get("lang") || localStorage.getItem("triptych-lang");
+  const browserLang = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  tellServer(startLang ? (startLang.startsWith("zh") ? "zh" : "en") : browserLang);
   if (startLang) setLanguage(startLang.startsWith("zh") ? "zh" : "en", false);
 
-  // 4. Lecture mode (large type, controls folded away) and the controls switch inside it.
-  const setLecture = (on) => document.body.classList.toggle("lecture", on);
+  // 4. Lecture mode (large type, controls folded away) and the controls switch inside it. The
+  //    figures' own text grows with the page's (Plotly sizes it in the figure, not in CSS).
+  const LECTURE_FONT = 18;
+  const scaleFigures = () => {
+    const size = document.body.classList.contains("lecture") ? LECTURE_FONT : null;
+    document.querySelectorAll(".js-plotly-plot").forEach((plot) => {
+      if (!plot.layout || typeof window.Plotly?.relayout !== "function") return;
+      if (plot.__triptychBase === undefined) plot.__triptychBase = (plot.layout.font && plot.layout.font.size) || 14;
+      const wanted = size || plot.__triptychBase;
+      if (plot.layout.font && plot.layout.font.size === wanted) return;
+      window.Plotly.relayout(plot, { "font.size": wanted });
+    });
+  };
+  const setLecture = (on) => { document.body.classList.toggle("lecture", on); scaleFigures(); };
   if (query.get("lecture") === "1") setLecture(true);
 
   document.addEventListener("click", (event) => {
@@ -80,7 +110,7 @@
     if (!button) return;
     if (button.id === "lecture-toggle") setLecture(!document.body.classList.contains("lecture"));
     if (button.id === "controls-toggle") document.body.classList.toggle("show-controls");
-    if (button.classList.contains("lang-btn")) setLanguage(button.dataset.lang, true);
+    if (button.classList.contains("lang-btn")) setLanguage(button.dataset.lang, true).then(runShown);  // redrawn in it
     if (button.id === "copy-link") {
       const done = () => { button.dataset.copied = "1"; setTimeout(() => delete button.dataset.copied, 1500); };
       (navigator.clipboard ? navigator.clipboard.writeText(location.href) : Promise.reject())
@@ -124,13 +154,19 @@
       lastRestore = restored.value;
       let state = {};
       try { state = JSON.parse(restored.value); } catch (err) { state = {}; }
-      settle();
-      if (state.tab && state.tab !== "compare") press(`tab-${state.tab}-button`);
+      // The linked tab runs its views when it is opened; Compare only when it is the one shown.
+      if (state.tab && state.tab !== "compare") {
+        compareSeen = -1;
+        press(`tab-${state.tab}-button`);
+      } else runCompare();
       if (state.tab === "decoding" && state.step) setTimeout(() => press("dec-goto"), 200);
     }
     const tab = activeTab();
+    document.body.dataset.tab = tab;
+    if (document.body.classList.contains("lecture")) scaleFigures();
     if (tab !== lastTab) {
       lastTab = tab;
+      if (tab === "compare" && lastRestore && compareSeen !== edited) runCompare();
       const box = $("#current-tab textarea, #current-tab input");
       if (box) {
         box.value = tab;

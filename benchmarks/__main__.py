@@ -134,8 +134,9 @@ def load_test() -> list[str]:
     """50 gradio_client sessions x 10 mixed requests, three rounds, against the app in its own
     process; then, with the session capacity at 50, six rounds of 50 new sessions each."""
     from benchmarks.load import MIXED, run_load, resident_mib, serve
+    from ui.page import SESSIONS, SESSIONS_ENV
 
-    sessions = os.environ.get("TRIPTYCH_SESSIONS", "500")
+    sessions = os.environ.get(SESSIONS_ENV, str(SESSIONS))
     with serve() as (url, pid):
         before = resident_mib(pid)
         rounds = run_load(url, sessions=50, requests=10, rounds=3, server_pid=pid)
@@ -148,7 +149,24 @@ def load_test() -> list[str]:
         capped = run_load(url, sessions=50, requests=10, rounds=6, server_pid=pid)
     rows += ["", f"Past the session capacity: the same server with TRIPTYCH_SESSIONS=50, six rounds of 50 new "
              f"sessions (300 sessions in all); RSS before: {before:.0f} MiB.", "", *_load_rows(capped)]
+    rows += ["", *heavy_rounds(sessions)]
     return rows
+
+
+def heavy_rounds(sessions: str) -> list[str]:
+    """Issue 17, item 3: sessions that keep a run (Attention and Compare), six rounds of 50 new ones
+    at the default session capacity, then RSS after 10 s idle."""
+    from benchmarks.load import HEAVY as heavy, run_load, resident_mib, serve
+
+    with serve() as (url, pid):
+        before = resident_mib(pid)
+        heavy_rounds = run_load(url, sessions=50, requests=len(heavy), rounds=6, server_pid=pid, in_order=True)
+        time.sleep(10)
+        idle = resident_mib(pid)
+    return [f"Sessions that keep a run: each new session sends {', '.join(name for name, _ in heavy)} on a "
+            f"{len(heavy[0][1][1].split())}-word text (mini-bert), six rounds of 50 new sessions (300 in all) against "
+            f"the default capacity of {sessions} sessions; RSS before: {before:.0f} MiB, after 10 s idle: {idle:.0f} MiB.",
+            "", *_load_rows(heavy_rounds)]
 
 
 def _load_rows(rounds: list[dict]) -> list[str]:

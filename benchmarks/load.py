@@ -36,6 +36,16 @@ MIXED = (
 )
 
 
+# What a session of the page does in the Attention and Compare tabs: the views that keep a run in
+# the session's state (issue 17, item 3). gr.State inputs are filled in by the server.
+HEAVY_TEXT = "The little cat chases a blue butterfly in the garden while the old dog sleeps under the tree"
+HEAVY = (
+    ("/attention_data", ("mini-bert", HEAVY_TEXT)),
+    ("/compare_bert", ("mini-bert", HEAVY_TEXT, "encoder", 0, 0)),
+    ("/attention_view", ("mini-bert", HEAVY_TEXT, "encoder", 1, 1)),
+    ("/attention_overview", ("encoder",)),
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +83,9 @@ def resident_mib(pid: int | str = "self") -> float:
     return float("nan")
 
 
-def _session(url: str, index: int, requests: int, latencies: list, errors: Counter, lock: threading.Lock) -> None:
+def _session(url: str, index: int, requests: int, latencies: list, errors: Counter, lock: threading.Lock,
+             pattern: tuple = MIXED, in_order: bool = False) -> None:
+    offset = 0 if in_order else index
     from gradio_client import Client
 
     try:
@@ -83,7 +95,7 @@ def _session(url: str, index: int, requests: int, latencies: list, errors: Count
             errors[f"connect: {type(err).__name__}"] += 1
         return
     for k in range(requests):
-        api_name, args = MIXED[(index + k) % len(MIXED)]
+        api_name, args = pattern[(offset + k) % len(pattern)]
         started = time.perf_counter()
         try:
             client.predict(*args, api_name=api_name)
@@ -97,14 +109,16 @@ def _session(url: str, index: int, requests: int, latencies: list, errors: Count
 
 
 def run_load(url: str, sessions: int = 50, requests: int = 10, rounds: int = 3,
-             server_pid: int | str = "self") -> list[dict]:
-    """One dict per round: requests answered, p50/p95/max seconds, errors by kind, RSS after."""
+             server_pid: int | str = "self", pattern: tuple = MIXED, in_order: bool = False) -> list[dict]:
+    """One dict per round: requests answered, p50/p95/max seconds, errors by kind, RSS after.
+    Each session sends `requests` of `pattern`, starting at its own index, or from the first with
+    `in_order` (HEAVY: its later views draw from the first ones' run)."""
     results = []
     for round_index in range(rounds):
         latencies: list[float] = []
         errors: Counter = Counter()
         lock = threading.Lock()
-        threads = [threading.Thread(target=_session, args=(url, i, requests, latencies, errors, lock))
+        threads = [threading.Thread(target=_session, args=(url, i, requests, latencies, errors, lock, pattern, in_order))
                    for i in range(sessions)]
         started = time.perf_counter()
         for t in threads:

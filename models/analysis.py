@@ -7,7 +7,9 @@ the API and viz/ share one computation.
   and a rule-based label per head (the rules are in docs/decisions.md), in the spirit of the
   head taxonomies of Clark et al. 2019 ("What does BERT look at?") and Kovaleva et al. 2019.
 - Rank: singular values, numerical rank at a relative tolerance and effective rank
-  (Roy and Vetterli 2007: exp of the entropy of the normalised singular values).
+  (Roy and Vetterli 2007: exp of the entropy of the normalised singular values); and, apart
+  from those, the exact argument for a causal head: a lower-triangular matrix has
+  det = prod a[i, i], so with every diagonal weight > 0 it is full rank without any tolerance.
 - Rollout and flow: Abnar and Zuidema 2020, "Quantifying Attention Flow in Transformers".
 
 Pure numpy, networkx and scipy (for the maximum-flow solver); no torch.
@@ -73,6 +75,11 @@ class RankReport:
     rank: np.ndarray  # (layers, heads) int
     effective_rank: np.ndarray  # (layers, heads) float64
     min_diagonal: np.ndarray  # (layers, heads) smallest a[i, i]: for a causal matrix det = prod a[i, i]
+    triangular: np.ndarray  # (layers, heads) bool: square, every weight above the diagonal exactly 0
+    full_rank_exact: np.ndarray  # (layers, heads) bool: triangular and every a[i, i] > 0, so det > 0
+    log_det: np.ndarray  # (layers, heads) float64: sum of log a[i, i] (= log det) where triangular, else NaN
+    float_tolerance: float  # relative: max(query, key) * float32 eps, numpy matrix_rank's default
+    float_rank: np.ndarray  # (layers, heads) int: singular values above float_tolerance * largest
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,8 @@ def _labels(entropy, sink, previous, diagonal, nxt, block) -> tuple[np.ndarray, 
 
 
 def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
-    """Singular values, numerical rank (sigma > tolerance * sigma_max) and effective rank per head."""
+    """Singular values, numerical rank (sigma > tolerance * sigma_max) and effective rank per head,
+    the rank at float32 precision, and for triangular (causal) heads the exact argument."""
     tolerance = float(tolerance)
     if not np.isfinite(tolerance) or not 0 < tolerance < 1:
         raise ValueError("The rank tolerance must be a number between 0 and 1 (for example 1e-3).")
@@ -187,8 +195,19 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     p = s / np.maximum(s.sum(-1, keepdims=True), 1e-300)
     effective = np.exp(numeric.entropy(p))
     k = min(a.shape[-2:])
-    min_diag = a[..., np.arange(k), np.arange(k)].min(-1)
-    return RankReport(attn.kind, tolerance, a.shape[-2:], s, rank.astype(np.int64), effective, min_diag)
+    diagonal = a[..., np.arange(k), np.arange(k)]  # (layers, heads, k)
+    square = a.shape[-2] == a.shape[-1]
+    triangular = (np.triu(a, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(a.shape[:2], dtype=bool)
+    # The exact test reads the stored weights themselves: a diagonal weight that underflowed to
+    # 0 in float32 voids the argument, however positive the true softmax value was.
+    exact = triangular & (diagonal > 0).all(-1)
+    with np.errstate(divide="ignore"):
+        log_det = np.where(triangular, np.log(diagonal).sum(-1), np.nan)
+    # The weights arrive as float32: singular values below this are within their rounding.
+    float_tolerance = float(max(a.shape[-2:]) * np.finfo(np.float32).eps)
+    float_rank = (s > float_tolerance * s[..., :1]).sum(-1)
+    return RankReport(attn.kind, tolerance, a.shape[-2:], s, rank.astype(np.int64), effective, diagonal.min(-1),
+                      triangular, exact, log_det, float_tolerance, float_rank.astype(np.int64))
 
 
 def residual_attention(attn: np.ndarray) -> np.ndarray:
@@ -318,6 +337,11 @@ def rank_to_json(trace: Trace, reports: dict[str, RankReport]) -> dict:
             "effective_rank": numeric.jsonable(r.effective_rank),
             "singular_values": numeric.jsonable(r.singular_values),
             "min_diagonal": numeric.jsonable(r.min_diagonal),
+            "triangular": r.triangular.tolist(),
+            "full_rank_exact": r.full_rank_exact.tolist(),
+            "log_det": numeric.jsonable(r.log_det),
+            "float_tolerance": r.float_tolerance,
+            "float_rank": r.float_rank.tolist(),
         }
     return result
 

@@ -5,6 +5,10 @@ Tabs' exports call these too, so a view's downloaded numbers are exactly what th
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from typing import get_type_hints
+
 import gradio as gr
 
 from models import analysis, mechanisms, objectives, registry
@@ -15,8 +19,10 @@ from models.kv_cache import cache_runs, cache_to_json, calculator_rows
 from models.masks import taxonomy, taxonomy_to_json
 from ui.controls import RUNS
 from ui.gpu import gpu
+from ui.i18n import in_language
 from ui import validation
 from ui.validation import number, settings, user_errors
+from viz.words import speaking
 
 SHORT_SENTENCE = "I like eating apples"
 
@@ -145,8 +151,35 @@ ENDPOINTS = {
 }
 
 
-def register() -> None:
-    """Every endpoint under its name, inside the Blocks being built."""
+def with_language(fn: Callable) -> Callable:
+    """An endpoint with an optional last argument `language` ("en", the default, or "zh"): the
+    language of the text its answer carries (notices), the numbers being the same in both."""
+    signature = inspect.signature(fn)
+    count = len(signature.parameters)
+
+    def endpoint(*args):
+        # Gradio passes every argument, the defaults filled in; a shorter call has no language.
+        language = args[count] if len(args) > count else "en"
+        with speaking(language):
+            answer = fn(*args[:count])
+        if isinstance(answer, dict) and "notices" in answer:
+            answer = {**answer, "notices": [in_language(n, language) for n in answer["notices"]]}
+        return answer
+    endpoint.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("language", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="en", annotation=str)])
+    endpoint.__annotations__ = {**get_type_hints(fn), "language": str}
+    endpoint.__name__, endpoint.__doc__ = fn.__name__, fn.__doc__
+    return endpoint
+
+
+def register() -> set:
+    """Every endpoint under its name, inside the Blocks being built; returns their handlers (they
+    take the language as an argument, not from the page)."""
+    handlers = set()
     for name, fn in ENDPOINTS.items():
+        handler = with_language(fn)
+        handlers.add(handler)
         # /models runs no model and answers at once, outside the queue: a full queue never refuses it.
-        gr.api(fn, api_name=name, **(dict(queue=False) if fn is api_models else RUNS))
+        gr.api(handler, api_name=name, **(dict(queue=False) if fn is api_models else RUNS))
+    return handlers

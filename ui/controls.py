@@ -9,12 +9,13 @@ handler runs, never as Gradio's wordless "Error".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
 from models import registry
 from ui.i18n import I18N, L
+from viz.words import ZH
 from ui.validation import clamp, number, refuse
 from viz.heatmap import attention_heatmap, mask_heatmap
 
@@ -26,9 +27,15 @@ CONCURRENCY = 2
 RUNS = dict(concurrency_id="model", concurrency_limit=CONCURRENCY)
 
 
-def choices(*families: str) -> list[tuple[str, str]]:
-    """(name, key) of every model of these families (all models when none is named)."""
-    return [(s.name, s.key) for family in (families or (None,)) for s in registry.list_models(family)]
+def choices(*families: str) -> list[tuple]:
+    """(name in the page's language, key) of every model of these families (all when none is named)."""
+    return [(L(s.name) if s.name in ZH else s.name, s.key)  # a Hub model's name is its name in any language
+            for family in (families or (None,)) for s in registry.list_models(family)]
+
+
+def kind_choices() -> list[tuple]:
+    """The attention kinds as (name in the page's language, kind)."""
+    return [(L(kind), kind) for kind in KINDS]
 
 
 def model_menu(elem_id: str, *families: str, value: str | None = None, label: str = "Model", **props) -> gr.Dropdown:
@@ -60,7 +67,7 @@ def bound(count: int, value: int) -> dict:
     return gr.update(maximum=max(count - 1, 1), value=value, interactive=count > 1)
 
 
-def _english(label) -> str:
+def english(label) -> str:
     """The English of a label made with L(), for messages (which carry both languages)."""
     return I18N.translations["en"].get(getattr(label, "key", ""), str(label or "value"))
 
@@ -68,7 +75,7 @@ def _english(label) -> str:
 def _read(component, payload, bounded: bool):
     """A slider's or number box's request value through the one validator (ui/validation.py):
     a number within the control's range, or, unbounded, any finite number."""
-    name = _english(component.label)
+    name = english(component.label)
     try:
         value = number(payload, name, integer=False)
         if bounded and not (component.minimum or 0) <= value <= component.maximum:
@@ -109,7 +116,7 @@ class Number(gr.Number):
 
 
 def _choice(component, payload):
-    name = _english(component.label)
+    name = english(component.label)
     values = [value for _, value in component.choices]
     if getattr(component, "allow_custom_value", False):
         if payload is None or isinstance(payload, str):
@@ -158,7 +165,7 @@ def index_slider(label: str, elem_id: str) -> gr.Slider:
 def head_controls(prefix: str, model: str, kind: str) -> tuple:
     """Model, attention kind, layer and head: the knobs of a one-head view, ids `{prefix}-model` ..."""
     return (model_menu(f"{prefix}-model", value=model),
-            Radio(list(KINDS), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind",
+            Radio(kind_choices(), value=kind, label=L("Attention"), elem_id=f"{prefix}-kind",
                      elem_classes=kind_classes((kind,))),
             index_slider("Layer", f"{prefix}-layer"), index_slider("Head", f"{prefix}-head"))
 
@@ -172,8 +179,15 @@ def head_view(trace, kind: str, layer, head) -> tuple:
 
 @dataclass(frozen=True)
 class Page:
-    """What every tab may wire to: the page's text box, its Run button, and one relay per
-    Compare column that the page's script clicks when the typing settles."""
+    """What every tab may wire to: the page's text box, one relay per Compare column that the
+    page's script clicks when the typing settles, and a relay per tab that it clicks on Run or
+    Enter while that tab is shown (a hidden tab computes nothing; it runs when it is opened)."""
     text: gr.Textbox
-    run: gr.Button
     settled: dict[str, gr.Button]
+    runs: dict[str, str] = field(default_factory=dict)  # tab id -> the elem_id of its Run relay
+
+    def on_run(self, tab_id: str) -> gr.Button:
+        """The trigger of a tab's views on Run and Enter; the script learns its id from runs."""
+        relay = gr.Button("run", elem_id=f"ran-{tab_id}", elem_classes=["relay"])
+        self.runs[tab_id] = relay.elem_id
+        return relay

@@ -11,6 +11,7 @@ import time
 
 import gradio as gr
 
+from ui.controls import english
 from ui.i18n import ASSETS, toast
 
 SCENARIOS = json.loads((ASSETS / "scenarios.json").read_text(encoding="utf-8"))
@@ -39,7 +40,7 @@ def coerce(component, raw: str):
             return int(round(value)) if float(component.step).is_integer() else value
         return int(round(value)) if component.precision == 0 else value
     if isinstance(component, (gr.Dropdown, gr.Radio)):
-        choices = [(str(c[0]), c[1]) if isinstance(c, (tuple, list)) else (str(c), c) for c in component.choices]
+        choices = [(english(c[0]), c[1]) if isinstance(c, (tuple, list)) else (str(c), c) for c in component.choices]
         for label, value in choices:
             if raw in (str(value), label):
                 return value

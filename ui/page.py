@@ -16,7 +16,7 @@ from models.loading import available_devices, configure_threads, default_device,
 from ui import api
 from ui.controls import CONCURRENCY, Dropdown, Examples, Page, RUNS
 from ui.export import EXAMPLE_TEXT, EXPORT_SECONDS, export_view
-from ui.i18n import ASSETS, I18N, L, explain, toast
+from ui.i18n import ASSETS, I18N, L, explain, speak_in_every_event, toast
 from ui.links import SCENARIOS, linked_components, restore_link, restore_scenario
 from ui.server import bound_waiting
 from ui.tabs import IDS, TABS
@@ -87,14 +87,15 @@ def _toolbar() -> tuple:
     return scenario, device
 
 
-def _link_data(demo: gr.Blocks, linked: list) -> None:
-    """The linked controls' ids and every tab's label in both languages, for the page's script:
-    Gradio translates a tab's label when the tab is first shown, the script relabels the others
-    when the language is switched."""
+def _link_data(demo: gr.Blocks, linked: list, page: Page) -> None:
+    """The linked controls' ids, every tab's label in both languages and each tab's Run relay, for
+    the page's script: Gradio translates a tab's label when the tab is first shown, the script
+    relabels the others when the language is switched, and Run runs the shown tab only."""
     tab_labels = {b.elem_id: {lang: I18N.translations[lang][b.label.key] for lang in ("en", "zh")}
                   for b in demo.blocks.values() if isinstance(b, gr.Tab) and isinstance(b.label, I18nData)}
     gr.HTML(f'<div id="linked-ids" data-ids="{html.escape(json.dumps([c.elem_id for c in linked]))}" '
-            f'data-tabs="{html.escape(json.dumps(tab_labels, ensure_ascii=False))}"></div>', elem_classes=["relay"])
+            f'data-tabs="{html.escape(json.dumps(tab_labels, ensure_ascii=False))}" '
+            f'data-runs="{html.escape(json.dumps(page.runs))}"></div>', elem_classes=["relay"])
 
 
 def build_demo() -> gr.Blocks:
@@ -102,19 +103,21 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Transformer Triptych", delete_cache=(EXPORT_SECONDS // 2, EXPORT_SECONDS)) as demo:
         explain("intro")
         scenario, device = _toolbar()
-        with gr.Row():
+        with gr.Row(elem_id="text-row"):
             text = gr.Textbox(EXAMPLE_TEXT, label=L("Text"), scale=5, elem_id="text")
             run = gr.Button(L("Run"), variant="primary", scale=1, elem_id="run")
             # One relay per Compare column, all clicked by assets/app.js on Run, Enter and 300 ms after
-            # the last keystroke. Gradio's page runs the listeners of ONE trigger one after another,
-            # waiting for each to finish; four triggers run side by side (two at a time here).
+            # the last keystroke while Compare is shown. Gradio's page runs the listeners of ONE
+            # trigger one after another, waiting for each; four triggers run side by side.
             settled = {slug: gr.Button("settled", elem_id=f"text-settled-{slug}", elem_classes=["relay"])
                        for slug in SLUGS}
         examples = Examples(components=[text], samples=[[e] for e in EXAMPLES], type="index", label=L("Examples"),
                             elem_id="examples")
         examples.click(lambda i: EXAMPLES[i], examples, text, api_name="load_example", api_visibility="private")
-        page = Page(text, run, settled)
-        with gr.Tabs(elem_id="tabs"):
+        page = Page(text, settled)
+        # Tabs wrap onto a second row instead of hiding in a "..." menu: every tab stays one click
+        # (and one deep link) away at 1280x720 and on a phone.
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
             for tab in TABS:
                 with gr.Tab(L(tab.LABEL), id=tab.ID, elem_id=f"tab-{tab.ID}") as shown:
                     tab.build(page, shown)
@@ -125,7 +128,7 @@ def build_demo() -> gr.Blocks:
             export_go = gr.Button(L("Download this view's numbers"), elem_id="export-run")
             export_files = gr.File(label=L("Files"), file_count="multiple", elem_id="export-files")
         linked = linked_components(demo)
-        _link_data(demo, linked)
+        _link_data(demo, linked, page)
 
         def restore_page(request: gr.Request):
             return restore_link(request, linked, IDS)
@@ -137,7 +140,8 @@ def build_demo() -> gr.Blocks:
             device.input(choose_device, device, None, api_name="device", api_visibility="private")
         export_go.click(lambda tab, *values: export_view(tab, linked, *values), [current_tab, *linked],
                         export_files, api_name="export_view", api_visibility="private", **RUNS)
-        api.register()
+        # Figures and tables are drawn in the language of the page that asked (ui/i18n.py).
+        speak_in_every_event(demo, skip=api.register())
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=max(1, int(os.environ.get(QUEUE_ENV, "64"))))
     bound_waiting(demo)
     configure_threads(CONCURRENCY)

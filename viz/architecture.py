@@ -10,6 +10,7 @@ feed-forward branch starts from the block input (dotted) and both branches meet 
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 import networkx as nx
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 
 from models.results import Architecture
 from viz.style import base_layout, plotly_text
+from viz.words import t
 
 GROUP_COLORS = {
     "input": "#f0f0f0", "embeddings": "#fdd49e", "norm": "#d9f0d3", "attention": "#c6dbef",
@@ -30,6 +32,66 @@ FEATURE_GROUPS = {
     "activation": ("feed-forward",), "feed-forward": ("feed-forward", "router"),
     "attention": ("attention",),
 }
+# Part names and feature values are API values too (models.architecture), so they are put in the
+# reader's language here, where they are drawn. A value is read as phrases: each pattern's named
+# fields fill its English template, which is also the key of its Chinese; a stack's name is itself
+# translated. What no pattern knows (a class name, a number, an unusual activation) stays as it is.
+PHRASES = tuple((re.compile(pattern), words) for pattern, words in (
+    (r"multi-head \((?P<heads>\d+) heads\)", "multi-head ({heads} heads)"),
+    (r"multi-query \((?P<heads>\d+) query heads share 1 key/value head\)",
+     "multi-query ({heads} query heads share 1 key/value head)"),
+    (r"grouped-query \((?P<heads>\d+) query heads share (?P<kv>\d+) key/value heads\)",
+     "grouped-query ({heads} query heads share {kv} key/value heads)"),
+    (r"mixture of (?P<experts>\d+) experts, top-(?P<k>\d+) per token",
+     "mixture of {experts} experts, top-{k} per token"),
+    (r"\b(?P<stack>encoder|decoder) width (?P<width>\d+)", "{stack} width {width}"),
+    (r"dense \(width (?P<width>\d+)\)", "dense (width {width})"),
+    (r"dense \((?P<widths>[^()]*)\)", "dense ({widths})"),
+    (r"RoPE \(base (?P<base>[^)]+)\)", "RoPE (base {base})"),
+    (r", partial: rotates (?P<turned>\d+) of each head's (?P<dims>\d+) dimensions \((?P<share>\d+%)\), the rest "
+     r"carry no position",
+     ", partial: rotates {turned} of each head's {dims} dimensions ({share}), the rest carry no position"),
+    (r"relative buckets \((?P<buckets>\d+), learned bias per head\)",
+     "relative buckets ({buckets}, learned bias per head)"),
+    (r"\b(?P<stack>encoder|decoder) (?P<blocks>\d+)\b", "{stack} {blocks}"),
+    (r"^gated (?P<act>\S+)$", "gated {act}"),
+    *((re.escape(phrase), phrase) for phrase in (
+        "pre-norm (norm before each sublayer)", "post-norm (norm after each residual add)",
+        "; parallel: attention and feed-forward both read the block input, one add (x + attn(norm(x)) + ffn(norm(x)))",
+        " (mean and variance)", " (RMS: no mean, no bias)", "learned absolute")),
+))
+# Rows whose values are model text or numbers, shown as they are.
+VERBATIM_FEATURES = ("class", "parameters", "width", "vocabulary")
+TIED = re.compile(r"(?P<part>.+) \(tied to the token embeddings\)")
+OWN_PART = re.compile(r"(?P<stack>encoder|decoder) (?P<part>position embeddings|embedding norm|final norm)")
+
+
+def part_words(name: str) -> str:
+    """A part's name (models.architecture) in the reader's language."""
+    if match := TIED.fullmatch(name):
+        return t("{part} (tied to the token embeddings)", part=part_words(match["part"]))
+    if match := OWN_PART.fullmatch(name):
+        return t("{stack} {part}", stack=t(match["stack"]), part=t(match["part"]))
+    return t(name)
+
+
+def _phrase(words: str, match: re.Match) -> str:
+    fields = {field: t(text) if field == "stack" else text for field, text in match.groupdict().items()}
+    return t(words, **fields)
+
+
+def feature_words(name: str, value: str) -> str:
+    """A feature row's value in the reader's language, its numbers and class names kept."""
+    if name in VERBATIM_FEATURES:
+        return value
+    if name == "family" or value == "none":
+        return t(value)
+    if name == "output heads":
+        return t(", ").join(part_words(part) for part in value.split(", "))
+    for pattern, words in PHRASES:
+        value = pattern.sub(lambda match, words=words: _phrase(words, match), value)
+    # Lists of items (positions, stacks, norm classes) take the reader's separator.
+    return value.replace(", ", t(", "))
 
 
 def _label(group: str, arch: Architecture, stack: str) -> str:
@@ -37,15 +99,16 @@ def _label(group: str, arch: Architecture, stack: str) -> str:
     if group == "norm":
         return norm
     if group == "attention":
-        kind = "causal self-attention" if stack == "decoder" else "self-attention (bidirectional)"
-        return f"{kind}<br>{arch.feature('attention')}"
+        kind = t("causal self-attention") if stack == "decoder" else t("self-attention (bidirectional)")
+        return f"{kind}<br>{feature_words('attention', arch.feature('attention'))}"
     if group == "cross-attention":
-        return "cross-attention<br>(queries: decoder, keys/values: encoder)"
+        return t("cross-attention<br>(queries: decoder, keys/values: encoder)")
     if group == "router":
-        return "router (picks experts)"
+        return t("router (picks experts)")
     if group == "feed-forward":
-        return f"feed-forward, {arch.feature('activation')}<br>{arch.feature('feed-forward')}"
-    return group
+        return (t("feed-forward, {activation}", activation=feature_words("activation", arch.feature("activation")))
+                + "<br>" + feature_words("feed-forward", arch.feature("feed-forward")))
+    return t(group)
 
 
 def _embedding_node(arch: Architecture, stack: str, column: int) -> tuple[str, int]:
@@ -60,9 +123,10 @@ def _embedding_node(arch: Architecture, stack: str, column: int) -> tuple[str, i
                 shared.append(p)
             elif first == stack:
                 own.append(p)
-    named = [p.name for p in shared if not p.name.endswith("embedding norm")]
-    pieces = [" + ".join(named) + (" (shared by both stacks)" if arch.family == "encoder-decoder" else "")] if named else []
-    label = " + ".join(pieces + [p.name for p in own if not p.name.endswith("embedding norm")])
+    named = [part_words(p.name) for p in shared if not p.name.endswith("embedding norm")]
+    pieces = [" + ".join(named) + (t(" (shared by both stacks)") if arch.family == "encoder-decoder" else "")] \
+        if named else []
+    label = " + ".join(pieces + [part_words(p.name) for p in own if not p.name.endswith("embedding norm")])
     return label, sum(p.parameters for p in own) + (sum(p.parameters for p in shared) if column == 0 else 0)
 
 
@@ -84,8 +148,8 @@ def architecture_graph(arch: Architecture) -> nx.DiGraph:
             return node
 
         first = f"{stack.name}:input"
-        add(first, "output so far (shifted right)" if stack.name == "decoder" and arch.family == "encoder-decoder"
-            else "input tokens", "input")
+        add(first, t("output so far (shifted right)") if stack.name == "decoder" and arch.family == "encoder-decoder"
+            else t("input tokens"), "input")
         label, params = _embedding_node(arch, stack.name, column)
         emb = add(f"{stack.name}:embeddings", label, "embeddings", params)
         graph.add_edge(first, emb, kind="flow")
@@ -107,7 +171,7 @@ def architecture_graph(arch: Architecture) -> nx.DiGraph:
                 waiting = node
                 continue
             if kind in ("attention", "cross-attention", "feed-forward"):
-                plus = add(f"{stack.name}:{i}:add", "⊕ add", "add")
+                plus = add(f"{stack.name}:{i}:add", t("⊕ add"), "add")
                 graph.add_edge(node, plus, kind="flow")
                 if waiting is not None and kind == "feed-forward":
                     graph.add_edge(waiting, plus, kind="join")
@@ -123,14 +187,15 @@ def architecture_graph(arch: Architecture) -> nx.DiGraph:
         finals = [p for p in arch.parts if p.group == "norm" and p.block < 0
                   and (p.name == "final norm" or p.name.startswith(stack.name))]
         for p in finals:
-            node = add(f"{stack.name}:final-norm", f"final {arch.feature('norm').split(' ')[0]}", "norm", p.parameters)
+            node = add(f"{stack.name}:final-norm", t("final {norm}", norm=arch.feature("norm").split(" ")[0]), "norm",
+                       p.parameters)
             graph.add_edge(previous, node, kind="flow")
             previous = node
         tops[stack.name] = previous
         if arch.family != "encoder-decoder" or stack.name == "decoder":
             for p in arch.parts:
                 if p.group == "head":
-                    node = add(f"head:{p.name}", p.name, "head", p.parameters)
+                    node = add(f"head:{p.name}", part_words(p.name), "head", p.parameters)
                     graph.add_edge(previous, node, kind="flow")
     if "encoder" in tops and "decoder" in tops:
         for node, data in graph.nodes(data=True):
@@ -166,10 +231,10 @@ def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.
                 xs += [xa, xb, None]
                 ys += [ya, yb, None]
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", line=line, hoverinfo="skip",
-                                 name={"flow": "data flow", "residual": "residual path",
-                                       "cross": "encoder output → cross-attention",
-                                       "parallel": "block input → feed-forward branch (parallel)",
-                                       "join": "attention output → the one add (parallel)"}[kind]))
+                                 name={"flow": t("data flow"), "residual": t("residual path"),
+                                       "cross": t("encoder output → cross-attention"),
+                                       "parallel": t("block input → feed-forward branch (parallel)"),
+                                       "join": t("attention output → the one add (parallel)")}[kind]))
     nodes = list(graph.nodes)
     data = [graph.nodes[n] for n in nodes]
     traces.append(go.Scatter(
@@ -178,17 +243,21 @@ def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.
         marker=dict(symbol="square", size=20, color=[GROUP_COLORS.get(d["group"], "#eee") for d in data],
                     line=dict(width=[4 if d["group"] in marked_groups else 1 for d in data],
                               color=[DIFF_COLOR if d["group"] in marked_groups else "#333" for d in data])),
-        hovertext=[f"{d['label']}<br>{d['group']}<br>{d['parameters']:,} parameters" for d in data], hoverinfo="text"))
+        hovertext=[f"{d['label']}<br>{t(d['group'])}<br>" + t("{count} parameters", count=f"{d['parameters']:,}")
+                   for d in data], hoverinfo="text"))
     fig = go.Figure(traces)
     for stack in arch.stacks:
         start, end, blocks = graph.graph[f"{stack.name}:block"]
         x = graph.nodes[f"{stack.name}:input"]["x"]
         fig.add_shape(type="rect", x0=x - 1.4, x1=x + 2.6, y0=start - 0.5, y1=end + 0.5,
                       line=dict(color="#999", dash="dot"), fillcolor="rgba(0,0,0,0)")
-        fig.add_annotation(x=x - 1.35, y=end + 0.45, text=f"<b>× {blocks}</b> {stack.name} blocks", showarrow=False,
+        blocks_text = t("{stack} blocks", stack=t(stack.name))
+        fig.add_annotation(x=x - 1.35, y=end + 0.45, text=f"<b>× {blocks}</b> {blocks_text}", showarrow=False,
                            xanchor="left", yanchor="top", font=dict(size=13))
     height = int(140 + 46 * (max(d["y"] for d in data) + 1))
-    layout = base_layout(f"{plotly_text(arch.model_name)}: {arch.model_class}, {arch.parameters:,} parameters", height=height)
+    title = t("{model}: {cls}, {count} parameters", model=plotly_text(arch.model_name), cls=arch.model_class,
+              count=f"{arch.parameters:,}")
+    layout = base_layout(title, height=height)
     layout["margin"] = dict(l=10, r=10, t=48, b=10)
     width = max(d["x"] for d in data)
     fig.update_layout(layout, legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
@@ -198,14 +267,14 @@ def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.
 
 def parts_table_markdown(arch: Architecture) -> str:
     """Parameters per part, with each group's share of the total."""
-    lines = ["| part | where | parameters | share |", "|---|---|---:|---:|"]
+    lines = [f"| {t('part')} | {t('where')} | {t('parameters')} | {t('share')} |", "|---|---|---:|---:|"]
     seen: dict[tuple, int] = {}
     for p in arch.parts:
-        where = f"{p.stack} blocks" if p.block >= 0 else "outside the blocks"
+        where = t("{stack} blocks", stack=t(p.stack)) if p.block >= 0 else t("outside the blocks")
         seen[(p.name, where)] = seen.get((p.name, where), 0) + p.parameters
     for (name, where), count in seen.items():
-        lines.append(f"| {escape(name)} | {where} | {count:,} | {count / arch.parameters:.1%} |")
-    lines.append(f"| **total** (= sum of p.numel()) | | **{arch.parameters:,}** | 100% |")
+        lines.append(f"| {escape(part_words(name))} | {where} | {count:,} | {count / arch.parameters:.1%} |")
+    lines.append(f"| **{t('total')}** {t('(= sum of p.numel())')} | | **{arch.parameters:,}** | 100% |")
     return "\n".join(lines)
 
 
@@ -213,6 +282,7 @@ def comparison_markdown(a: Architecture, b: Architecture, rows: list[tuple[str, 
     """The feature rows side by side, differing rows marked ≠ and bold."""
     lines = [f"| | {escape(a.model_name)} | {escape(b.model_name)} |", "|---|---|---|"]
     for name, left, right, differs in rows:
-        mark = "**≠ " + name + "**" if differs else name
-        lines.append(f"| {mark} | {escape(left)} | {escape(right)} |")
+        words = t(name)
+        mark = "**≠ " + words + "**" if differs else words
+        lines.append(f"| {mark} | {escape(feature_words(name, left))} | {escape(feature_words(name, right))} |")
     return "\n".join(lines)

@@ -11,7 +11,9 @@ import plotly.graph_objects as go
 
 from models.results import BeamTree, Decoding, MaskFill, Step
 from viz.style import base_layout, plotly_text
+from viz.words import t
 
+# In English, as the keys of their Chinese: a figure names them through t() when it is drawn.
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
 STAGE_COLORS = ("#bdbdbd", "#92c5de", "#4393c3", "#2166ac", "#d6604d")
 
@@ -24,9 +26,9 @@ def fixed(value: float, digits: int = 3) -> str:
 
 def probabilities_text(step: Step, digits: int = 3) -> str:
     """The chosen token's probability, named: the model's own, and the sampled-from one when sampling."""
-    text = f"model p = {step.prob:.{digits}f}"
+    text = t("model p = {}", f"{step.prob:.{digits}f}")
     if step.sample_prob is not None:
-        text += f" · sampled from p = {step.sample_prob:.{digits}f}"
+        text += t(" · sampled from p = {}", f"{step.sample_prob:.{digits}f}")
     return text
 
 
@@ -41,28 +43,33 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
     """Top candidates of one step under each stage; the chosen token starred, the filter boundary dashed."""
     index = check_step(result, index)
     step = result.steps[index]
-    labels = [f"{'★ ' if i == step.token_id else ''}{plotly_text(t)}"
-              for t, i in zip(step.candidate_tokens, step.candidate_ids)]
+    labels = [f"{'★ ' if i == step.token_id else ''}{plotly_text(token)}"
+              for token, i in zip(step.candidate_tokens, step.candidate_ids)]
     x = list(range(len(labels)))
+    names = [t(label) for label in STAGE_LABELS]
     fig = go.Figure([
         go.Bar(x=x, y=step.stages[k], name=name, marker_color=color,
                customdata=np.array(labels, dtype=object),
                hovertemplate="%{customdata}<br>" + name + ": %{y:.4f}<extra></extra>")
-        for k, (name, color) in enumerate(zip(STAGE_LABELS, STAGE_COLORS))
+        for k, (name, color) in enumerate(zip(names, STAGE_COLORS))
     ])
     survivors = int((step.stages[3] > 0).sum())
     if result.settings.sampling and survivors < len(labels):
         fig.add_vline(x=survivors - 0.5, line_dash="dash", line_color="#b2182b",
-                      annotation_text=f"filters keep {step.kept} token(s)", annotation_position="top right")
+                      annotation_text=t("filters keep {} token(s)", step.kept), annotation_position="top right")
     s = result.settings
-    knobs = f"{'beam search' if s.strategy == 'beam' else 'greedy'}: knobs ignored" if not s.sampling else \
-        f"T = {s.temperature:g}, top-k = {s.top_k or 'off'}, top-p = {s.top_p:g}"
-    layout = base_layout(f"step {index + 1}: chose {plotly_text(step.token)}, {probabilities_text(step)} · {knobs}",
+    if not s.sampling:
+        knobs = t("beam search: knobs ignored" if s.strategy == "beam" else "greedy: knobs ignored")
+    else:
+        knobs = t("T = {temperature:g}, top-k = {top_k}, top-p = {top_p:g}", temperature=s.temperature,
+                  top_k=s.top_k or t("off"), top_p=s.top_p)
+    layout = base_layout(t("step {step}: chose {token}, {probabilities} · {knobs}", step=index + 1,
+                           token=plotly_text(step.token), probabilities=probabilities_text(step), knobs=knobs),
                          height=430)
     layout["margin"] = dict(l=60, r=10, t=48, b=110)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
                       xaxis=dict(tickmode="array", tickvals=x, ticktext=labels, tickangle=-45),
-                      yaxis=dict(title=dict(text="probability"), range=[0, 1.05]))
+                      yaxis=dict(title=dict(text=t("probability")), range=[0, 1.05]))
     return fig
 
 
@@ -72,35 +79,39 @@ def text_html(result: Decoding, upto: int) -> str:
     shown = result.steps[:max(0, int(upto))]
     flags = result.familiarity.flags if result.familiarity is not None else [False] * len(result.prompt_tokens)
     # Prompt tokens the model cannot really read get the token strips' dashed red frame.
-    prompt = "".join(f'<span class="unfamiliar" style="border:2px dashed #c0392b;background:#fde8e8">{escape(t)}</span>'
-                     if flag else escape(t) for t, flag in zip(result.prompt_tokens, flags))
-    parts = [f'<span class="prompt" style="color:#555">{prompt}</span>']
+    prompt = "".join(f'<span class="unfamiliar" style="border:2px dashed #c0392b;background:#fde8e8">{escape(token)}</span>'
+                     if flag else escape(token) for token, flag in zip(result.prompt_tokens, flags))
+    # translate="no": the prompt and the tokens are the model's text, never the page's.
+    parts = [f'<span class="prompt" style="color:#555" translate="no">{prompt}</span>']
     for i, s in enumerate(shown):
         # Shaded by the model's own confidence, which the knobs do not change.
         alpha = 0.15 + 0.85 * s.prob
-        parts.append(f'<span class="gen" title="step {i + 1}: {probabilities_text(s, 4)}" '
+        parts.append(f'<span class="gen" title="{escape(t("step {}: {}", i + 1, probabilities_text(s, 4)))}" '
                      f'style="background:rgba(33,102,172,{alpha:.2f});color:{"white" if s.prob > 0.5 else "#111"};'
-                     f'padding:1px 2px;border-radius:3px;margin:0 1px">{escape(s.token)}</span>')
+                     f'padding:1px 2px;border-radius:3px;margin:0 1px" translate="no">{escape(s.token)}</span>')
     last = shown[-1] if shown else None
+    ended = last is not None and len(shown) == len(result.steps) and result.stopped == "eos"
     facts = "" if last is None else (
-        f"<div>step {len(shown)} of {len(result.steps)} · <span class='model-numbers'>the model's own distribution: "
-        f"log-probability so far {fixed(last.logprob_sum)}, entropy {fixed(last.entropy)} nats</span>"
+        f"<div>{t('step {} of {}', len(shown), len(result.steps))} · <span class='model-numbers'>"
+        + t("the model's own distribution: log-probability so far {}, entropy {} nats", fixed(last.logprob_sum),
+            fixed(last.entropy)) + "</span>"
         + ("" if last.sample_logprob_sum is None else
-           " · <span class='sample-numbers'>the distribution sampled from (after temperature, top-k, top-p): "
-           f"log-probability so far {fixed(last.sample_logprob_sum)}, entropy {fixed(last.sample_entropy)} nats</span>")
-        + f" · step {last.seconds * 1000:.1f} ms · {_cache_text(result, last)}"
-        f"{' · stopped at end-of-sequence' if len(shown) == len(result.steps) and result.stopped == 'eos' else ''}</div>")
+           " · <span class='sample-numbers'>"
+           + t("the distribution sampled from (after temperature, top-k, top-p): log-probability so far {}, "
+               "entropy {} nats", fixed(last.sample_logprob_sum), fixed(last.sample_entropy)) + "</span>")
+        + f" · {t('step {} ms', f'{last.seconds * 1000:.1f}')} · {_cache_text(result, last)}"
+        + (t(" · stopped at end-of-sequence") if ended else "") + "</div>")
     notes = "".join(f'<div class="notice" style="color:#8a4b00">⚠ {escape(n)}</div>' for n in result.notices)
     return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}{notes}'
 
 
 def _cache_text(result: Decoding, step: Step) -> str:
     if not result.settings.use_cache:
-        return "KV cache off"
+        return t("KV cache off")
     if result.family != "encoder-decoder":
-        return f"KV cache {step.self_cache_bytes:,} B (self-attention)"
-    return (f"KV cache {step.cache_bytes:,} B = {step.self_cache_bytes:,} B self-attention + "
-            f"{step.cross_cache_bytes:,} B cross-attention (encoder output)")
+        return t("KV cache {:,} B (self-attention)", step.self_cache_bytes)
+    return t("KV cache {total:,} B = {own:,} B self-attention + {cross:,} B cross-attention (encoder output)",
+             total=step.cache_bytes, own=step.self_cache_bytes, cross=step.cross_cache_bytes)
 
 
 def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> go.Figure:
@@ -117,12 +128,13 @@ def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> g
         before = [] if result.family == "encoder-decoder" else list(result.prompt_tokens)
         start = ["<start>"] if result.family == "encoder-decoder" else []
         labels = before + start + [s.token for s in result.steps[:index]]
-    labels = [f"{i} {plotly_text(t)}" for i, t in enumerate(labels[:keys])]
+    labels = [f"{i} {plotly_text(token)}" for i, token in enumerate(labels[:keys])]
     y = [f"L{layer} H{head}" for layer in range(layers) for head in range(heads)]
     fig = go.Figure(go.Heatmap(z=rows.reshape(layers * heads, keys), x=labels, y=y, colorscale="Blues", zmin=0,
-                               hovertemplate="%{y} → %{x}<br>weight %{z:.4f}<extra></extra>"))
-    kind = "cross-attention to the input" if cross else "self-attention"
-    layout = base_layout(f"step {index + 1} ({plotly_text(step.token)}): its {kind}, every layer and head",
+                               hovertemplate=f"%{{y}} → %{{x}}<br>{t('weight')} %{{z:.4f}}<extra></extra>"))
+    kind = t("cross-attention to the input" if cross else "self-attention")
+    layout = base_layout(t("step {step} ({token}): its {kind}, every layer and head", step=index + 1,
+                           token=plotly_text(step.token), kind=kind),
                          height=int(min(700, 160 + 16 * layers * heads)))
     layout["margin"] = dict(l=80, r=10, t=48, b=110)
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
@@ -134,27 +146,30 @@ def cache_figure(with_cache: Decoding, without: Decoding) -> go.Figure:
     steps = list(range(1, len(with_cache.steps) + 1))
     seq2seq = with_cache.family == "encoder-decoder"
     traces = [
-        go.Scatter(x=steps, y=[s.seconds * 1000 for s in with_cache.steps], name="step time, KV cache on",
+        go.Scatter(x=steps, y=[s.seconds * 1000 for s in with_cache.steps], name=t("step time, KV cache on"),
                    mode="lines+markers", line=dict(color="#2166ac", width=3)),
         go.Scatter(x=list(range(1, len(without.steps) + 1)), y=[s.seconds * 1000 for s in without.steps],
-                   name="step time, cache off (recompute everything)", mode="lines+markers",
+                   name=t("step time, cache off (recompute everything)"), mode="lines+markers",
                    line=dict(color="#d6604d", width=3)),
+        # Plotly's %{...} go in as fields, so that a language may put the step number where it reads.
         go.Bar(x=steps, y=[s.self_cache_bytes / 1024 for s in with_cache.steps], yaxis="y2",
-               name="self-attention cache (KiB): the output's own tokens, grows each step",
-               marker_color="rgba(33,102,172,0.3)", hovertemplate="step %{x}: self-attention %{y:.2f} KiB<extra></extra>"),
+               name=t("self-attention cache (KiB): the output's own tokens, grows each step"),
+               marker_color="rgba(33,102,172,0.3)",
+               hovertemplate=t("step {}: self-attention {} KiB", "%{x}", "%{y:.2f}") + "<extra></extra>"),
     ]
     if seq2seq:
         traces.append(go.Bar(x=steps, y=[s.cross_cache_bytes / 1024 for s in with_cache.steps], yaxis="y2",
-                             name=f"cross-attention cache (KiB): the encoder output's {len(with_cache.prompt_tokens)} "
-                                  "tokens, fixed", marker_color="rgba(26,152,80,0.3)",
-                             hovertemplate="step %{x}: cross-attention %{y:.2f} KiB<extra></extra>"))
+                             name=t("cross-attention cache (KiB): the encoder output's {} tokens, fixed",
+                                    len(with_cache.prompt_tokens)), marker_color="rgba(26,152,80,0.3)",
+                             hovertemplate=t("step {}: cross-attention {} KiB", "%{x}", "%{y:.2f}") + "<extra></extra>"))
     fig = go.Figure(traces)
-    title = "the KV cache trades memory for time, measured on this run"
+    title = t("the KV cache trades memory for time, measured on this run")
     if seq2seq:
-        title += " · cache bars: self-attention + cross-attention, stacked"
+        title += t(" · cache bars: self-attention + cross-attention, stacked")
     layout = base_layout(title, height=420)
     layout["margin"] = dict(l=70, r=70, t=48, b=60)
-    fig.update_layout(layout, barmode="stack", xaxis=dict(title=dict(text="step")), yaxis=dict(title=dict(text="ms per step")),
+    fig.update_layout(layout, barmode="stack", xaxis=dict(title=dict(text=t("step"))),
+                      yaxis=dict(title=dict(text=t("ms per step"))),
                       yaxis2=dict(title=dict(text="KiB"), overlaying="y", side="right", showgrid=False),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
@@ -171,15 +186,15 @@ def _size(n: int) -> str:
 def kv_table_markdown(rows: list[dict]) -> str:
     """The calculator as a Markdown table, one row per model and context, one column per precision."""
     bits = sorted({r["bits"] for r in rows}, reverse=True)
-    head = "| model (layers, KV heads, head dim) | context | " + " | ".join(
-        {16: "fp16", 8: "int8", 4: "int4"}.get(b, f"{b}-bit") for b in bits) + " |"
-    lines = ["KV cache = 2 (keys and values) x layers x KV heads x head dim x tokens x bytes per value"]
+    head = f"| {t('model (layers, KV heads, head dim)')} | {t('context')} | " + " | ".join(
+        {16: "fp16", 8: "int8", 4: "int4"}.get(b) or t("{}-bit", b) for b in bits) + " |"
+    lines = [t("KV cache = 2 (keys and values) x layers x KV heads x head dim x tokens x bytes per value")]
     if any(r.get("cross_bytes", 0) for r in rows):
         # Encoder-decoders hold a second part that a decoder does not have; say which cell is which.
-        lines += ["", "Encoder-decoders also keep a cross-attention cache, the keys and values of the encoder output: "
-                      "2 x layers x KV heads x head dim x source tokens x bytes per value, computed once and fixed while "
-                      "the output grows. Their cells read total = self-attention + cross-attention, for a source as "
-                      "long as the context."]
+        lines += ["", t("Encoder-decoders also keep a cross-attention cache, the keys and values of the encoder output: "
+                        "2 x layers x KV heads x head dim x source tokens x bytes per value, computed once and fixed "
+                        "while the output grows. Their cells read total = self-attention + cross-attention, for a "
+                        "source as long as the context.")]
     lines += ["", head, "|---|---|" + "---|" * len(bits)]
     keys = []
     for r in rows:
@@ -196,7 +211,8 @@ def kv_table_markdown(rows: list[dict]) -> str:
 def _cell(row: dict) -> str:
     if not row.get("cross_bytes", 0):
         return _size(row["bytes"])
-    return f"{_size(row['bytes'])} = {_size(row['self_bytes'])} self + {_size(row['cross_bytes'])} cross"
+    return t("{total} = {own} self + {cross} cross", total=_size(row["bytes"]), own=_size(row["self_bytes"]),
+             cross=_size(row["cross_bytes"]))
 
 
 def cache_summary_markdown(with_cache: Decoding) -> str:
@@ -204,25 +220,29 @@ def cache_summary_markdown(with_cache: Decoding) -> str:
     first, last = with_cache.steps[0], with_cache.steps[-1]
     n = len(with_cache.steps)
     if with_cache.family != "encoder-decoder":
-        return (f"Measured on this run: the self-attention cache held {first.self_cache_bytes:,} B after step 1 "
-                f"and {last.self_cache_bytes:,} B after step {n} (a decoder has no cross-attention cache).")
-    return (f"Measured on this run: after step 1 the cache held {first.self_cache_bytes:,} B of self-attention "
-            f"keys and values (the output so far) and {first.cross_cache_bytes:,} B of cross-attention ones (the "
-            f"encoder output, {len(with_cache.prompt_tokens)} input tokens); after step {n}, "
-            f"{last.self_cache_bytes:,} B self-attention and {last.cross_cache_bytes:,} B cross-attention "
-            "(computed once, unchanged).")
+        return t("Measured on this run: the self-attention cache held {first:,} B after step 1 and {last:,} B after "
+                 "step {n} (a decoder has no cross-attention cache).", first=first.self_cache_bytes,
+                 last=last.self_cache_bytes, n=n)
+    return t("Measured on this run: after step 1 the cache held {first:,} B of self-attention keys and values (the "
+             "output so far) and {first_cross:,} B of cross-attention ones (the encoder output, {inputs} input "
+             "tokens); after step {n}, {last:,} B self-attention and {last_cross:,} B cross-attention (computed "
+             "once, unchanged).", first=first.self_cache_bytes, first_cross=first.cross_cache_bytes,
+             inputs=len(with_cache.prompt_tokens), n=n, last=last.self_cache_bytes, last_cross=last.cross_cache_bytes)
 
 
 def mask_fill_html(fills: tuple[MaskFill, ...], gpt: Decoding) -> str:
     """An encoder filling a trailing [MASK] again and again, beside a decoder's greedy tokens."""
-    bert = "".join(f'<span title="p = {f.prob:.3f}; also {escape(", ".join(t for t, _ in f.candidates[1:]))}" '
-                   f'style="background:rgba(214,96,77,{0.15 + 0.85 * f.prob:.2f});padding:1px 2px;margin:0 1px;'
-                   f'border-radius:3px">{escape(f.token)}</span>' for f in fills)
+    # translate="no" on the model's text; a title holds the page's words around the candidates.
+    titles = [t("p = {}; also {}", f"{f.prob:.3f}", ", ".join(c for c, _ in f.candidates[1:])) for f in fills]
+    bert = "".join(f'<span title="{escape(title)}" style="background:rgba(214,96,77,{0.15 + 0.85 * f.prob:.2f});'
+                   f'padding:1px 2px;margin:0 1px;border-radius:3px" translate="no">{escape(f.token)}</span>'
+                   for f, title in zip(fills, titles))
     gpt_tokens = "".join(f'<span title="p = {s.prob:.3f}" style="background:rgba(33,102,172,{0.15 + 0.85 * s.prob:.2f});'
-                         f'padding:1px 2px;margin:0 1px;border-radius:3px">{escape(s.token)}</span>' for s in gpt.steps)
-    prompt = escape("".join(gpt.prompt_tokens))
-    return (f'<div style="font-size:18px;line-height:2"><div><b>BERT, filling a trailing [MASK]:</b> {prompt} {bert}</div>'
-            f'<div><b>GPT, next-token prediction:</b> {prompt} {gpt_tokens}</div></div>')
+                         f'padding:1px 2px;margin:0 1px;border-radius:3px" translate="no">{escape(s.token)}</span>'
+                         for s in gpt.steps)
+    prompt = f'<span translate="no">{escape("".join(gpt.prompt_tokens))}</span>'
+    return (f'<div style="font-size:18px;line-height:2"><div><b>{t("BERT, filling a trailing [MASK]:")}</b> {prompt} '
+            f'{bert}</div><div><b>{t("GPT, next-token prediction:")}</b> {prompt} {gpt_tokens}</div></div>')
 
 
 def alignment_figure(result: Decoding, index: int) -> go.Figure:
@@ -232,11 +252,12 @@ def alignment_figure(result: Decoding, index: int) -> go.Figure:
     if result.steps[0].cross is None:
         raise ValueError("This model has no cross-attention.")
     rows = np.stack([s.cross.mean(axis=(0, 1)) for s in result.steps[:index + 1]]).astype(np.float32)
-    x = [f"{i} {plotly_text(t)}" for i, t in enumerate(result.prompt_tokens)]
+    x = [f"{i} {plotly_text(token)}" for i, token in enumerate(result.prompt_tokens)]
     y = [f"{i + 1} {plotly_text(s.token)}" for i, s in enumerate(result.steps[:index + 1])]
     fig = go.Figure(go.Heatmap(z=rows, x=x, y=y, colorscale="Blues", zmin=0,
-                               hovertemplate="output %{y} → input %{x}<br>mean weight %{z:.4f}<extra></extra>"))
-    layout = base_layout(f"alignment after {index + 1} step(s): cross-attention, mean of all layers and heads",
+                               hovertemplate=t("output {} → input {}", "%{y}", "%{x}") + "<br>"
+                               + t("mean weight {}", "%{z:.4f}") + "<extra></extra>"))
+    layout = base_layout(t("alignment after {} step(s): cross-attention, mean of all layers and heads", index + 1),
                          height=int(min(600, 220 + 26 * (index + 1))))
     layout["margin"] = dict(l=110, r=10, t=48, b=110)
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
@@ -291,25 +312,28 @@ def beam_tree_figure(result: Decoding, upto: int | None = None) -> go.Figure:
     for status in ("root", "running", "finished", "pruned"):
         nodes = [n for n in graph.nodes if graph.nodes[n]["status"] == status]
         data = [graph.nodes[n] for n in nodes]
-        hover = [f"step {d['step'] + 1}: {plotly_text(d['token'])}<br>log p(token) {d['logprob']:.3f}"
-                 f"<br>score (sum of log p) {d['score']:.3f}"
-                 + (f"<br>finished: {d['final_score']:.4f} = score / length^{tree.length_penalty:g}"
-                    f"{' · WINNER' if n == tree.winner and over else ''}" if status == "finished" else "")
+        hover = [t("step {}: {}", d["step"] + 1, plotly_text(d["token"]))
+                 + "<br>" + t("log p(token) {:.3f}", d["logprob"]) + "<br>" + t("score (sum of log p) {:.3f}", d["score"])
+                 + ("<br>" + t("finished: {score:.4f} = score / length^{penalty:g}", score=d["final_score"],
+                               penalty=tree.length_penalty)
+                    + (t(" · WINNER") if n == tree.winner and over else "") if status == "finished" else "")
                  for n, d in zip(nodes, data)]
         traces.append(go.Scatter(
             x=[xy[n][0] for n in nodes], y=[xy[n][1] for n in nodes], mode="markers+text",
-            text=[plotly_text(d["token"]) if status != "root" else "prompt" for d in data], textposition="top center",
+            text=[plotly_text(d["token"]) if status != "root" else t("prompt") for d in data], textposition="top center",
             marker=dict(size=[16 if n in winning else 11 for n in nodes], color=BEAM_COLORS[status],
                         symbol="x" if status == "pruned" else "circle",
                         line=dict(width=[3 if n in winning else 0 for n in nodes], color=WINNER_COLOR)),
-            name=status, hovertext=hover, hoverinfo="text"))
-    title = f"beam search, {tree.num_beams} beams, {tree.kept_per_step} continuations kept per step"
+            name=t(status), hovertext=hover, hoverinfo="text"))
+    title = t("beam search, {beams} beams, {kept} continuations kept per step", beams=tree.num_beams,
+              kept=tree.kept_per_step)
     if over:
-        title += f" · winner {tree.nodes[tree.winner].final_score:.3f} (red)"
+        title += t(" · winner {:.3f} (red)", tree.nodes[tree.winner].final_score)
     layout = base_layout(title, height=int(min(700, 200 + 34 * tree.kept_per_step)))
     layout["margin"] = dict(l=60, r=10, t=48, b=50)
     fig = go.Figure(traces)
     fig.update_layout(layout, legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
-                      xaxis=dict(title=dict(text="step"), dtick=1, range=[-0.5, last + 2.5]),
-                      yaxis=dict(title=dict(text="rank by score"), autorange="reversed", showgrid=False, zeroline=False))
+                      xaxis=dict(title=dict(text=t("step")), dtick=1, range=[-0.5, last + 2.5]),
+                      yaxis=dict(title=dict(text=t("rank by score")), autorange="reversed", showgrid=False,
+                                 zeroline=False))
     return fig

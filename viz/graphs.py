@@ -13,8 +13,9 @@ import plotly.graph_objects as go
 
 from models.analysis import Importance
 from models.data import AttentionSet
-from viz.heatmap import KIND_TITLES, check_head
+from viz.heatmap import check_head, kind_title
 from viz.style import base_layout, plotly_text
+from viz.words import t
 
 BACKWARD_COLOR = "#2166ac"
 FORWARD_COLOR = "#d6604d"
@@ -40,10 +41,10 @@ def token_graph(attn: AttentionSet, layer: int, head: int, threshold: float) -> 
 
 
 def _arc(q: int, k: int) -> tuple[list[float], list[float]]:
-    t = np.linspace(0.0, np.pi, ARC_POINTS)
+    angle = np.linspace(0.0, np.pi, ARC_POINTS)
     centre, radius = (q + k) / 2, abs(q - k) / 2
-    x = centre + radius * np.cos(t) * (1 if q > k else -1)
-    height = np.sin(t) * (0.25 + 0.12 * abs(q - k))
+    x = centre + radius * np.cos(angle) * (1 if q > k else -1)
+    height = np.sin(angle) * (0.25 + 0.12 * abs(q - k))
     y = height if k < q else -height
     return x.tolist(), y.tolist()
 
@@ -52,7 +53,8 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
     n = graph.number_of_nodes()
     traces = []
     arcs = {(q, k): _arc(q, k) for q, k in graph.edges}
-    for backward, color, name in ((True, BACKWARD_COLOR, "to an earlier token"), (False, FORWARD_COLOR, "to a later token")):
+    for backward, color, name in ((True, BACKWARD_COLOR, t("to an earlier token")),
+                                  (False, FORWARD_COLOR, t("to a later token"))):
         edges = [(q, k, w) for q, k, w in graph.edges(data="weight") if (k < q) == backward]
         # Four width bands instead of one trace per edge: a long text has thousands of edges.
         legend = True
@@ -79,7 +81,8 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
                 customdata=[[plotly_text(graph.nodes[q]["token"]), plotly_text(graph.nodes[k]["token"]), w]
                             for q, k, w in edges],
                 text=[f"{q}→{k}" for q, k, _ in edges],
-                hovertemplate="%{text}: %{customdata[0]} → %{customdata[1]}<br>weight %{customdata[2]:.4f}<extra></extra>",
+                hovertemplate="%{text}: %{customdata[0]} → %{customdata[1]}<br>" + t("weight")
+                + " %{customdata[2]:.4f}<extra></extra>",
             ))
     tokens = [plotly_text(graph.nodes[i]["token"]) for i in range(n)]
     self_weights = [graph.nodes[i]["self_weight"] for i in range(n)]
@@ -87,12 +90,14 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
         x=list(range(n)), y=[0.0] * n, mode="markers+text", text=tokens, textposition="bottom center",
         marker=dict(size=[10 + 24 * w for w in self_weights], color="#111", line=dict(color="white", width=1)),
         customdata=np.array([tokens, self_weights], dtype=object).T, name="tokens", showlegend=False,
-        hovertemplate="position %{x}: %{customdata[0]}<br>attends to itself %{customdata[1]:.4f}<extra></extra>",
+        hovertemplate=t("position {}", "%{x}") + ": %{customdata[0]}<br>"
+        + t("attends to itself {}", "%{customdata[1]:.4f}") + "<extra></extra>",
     ))
     fig = go.Figure(traces)
     g = graph.graph
-    title = (f"token graph, {KIND_TITLES.get(g.get('kind'), g.get('kind'))} · layer {g.get('layer')} · head "
-             f"{g.get('head')}: {graph.number_of_edges()} edges with weight ≥ {g.get('threshold', 0):g}")
+    title = t("token graph, {kind} · layer {layer} · head {head}: {edges} edges with weight ≥ {threshold}",
+              kind=kind_title(g.get("kind")), layer=g.get("layer"), head=g.get("head"), edges=graph.number_of_edges(),
+              threshold=f"{g.get('threshold', 0):g}")
     layout = base_layout(title, height=440)
     layout["margin"] = dict(l=20, r=10, t=48, b=40)
     fig.update_layout(layout, xaxis=dict(visible=False, range=[-1, n]),
@@ -103,21 +108,23 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
 
 def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
     """Rollout and flow score of every input token for the chosen query position, side by side."""
-    x = [f"{i} {plotly_text(t)}" for i, t in enumerate(result.tokens)]
+    x = [f"{i} {plotly_text(token)}" for i, token in enumerate(result.tokens)]
     fig = go.Figure([
-        go.Bar(x=x, y=result.rollout.astype(np.float32), name="attention rollout", marker_color="#2166ac",
-               hovertemplate="%{x}<br>rollout %{y:.4f}<extra></extra>"),
+        go.Bar(x=x, y=result.rollout.astype(np.float32), name=t("attention rollout"), marker_color="#2166ac",
+               hovertemplate="%{x}<br>" + t("rollout {}", "%{y:.4f}") + "<extra></extra>"),
         # Flow divided by its sum, as Abnar and Zuidema's code shows it, so both bars sum to 1;
         # the raw max-flow value is in the hover and the API.
-        go.Bar(x=x, y=result.flow.astype(np.float32), name="attention flow (max flow, normalised)",
+        go.Bar(x=x, y=result.flow.astype(np.float32), name=t("attention flow (max flow, normalised)"),
                marker_color="#d6604d", customdata=result.flow_raw.astype(np.float32),
-               hovertemplate="%{x}<br>flow %{y:.4f} (max flow %{customdata:.4f})<extra></extra>"),
+               hovertemplate="%{x}<br>" + t("flow {} (max flow {})", "%{y:.4f}", "%{customdata:.4f}")
+               + "<extra></extra>"),
     ])
-    title = (f"{model_name + ' · ' if model_name else ''}which input tokens reach position {result.position} "
-             f"({plotly_text(result.tokens[result.position])}) through every layer")
+    title = (f"{model_name + ' · ' if model_name else ''}"
+             + t("which input tokens reach position {position} ({token}) through every layer",
+                 position=result.position, token=plotly_text(result.tokens[result.position])))
     layout = base_layout(title, height=420)
     layout["margin"] = dict(l=60, r=10, t=48, b=120)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
                       xaxis=dict(tickangle=-60 if len(x) > 10 else 0, type="category"),
-                      yaxis=dict(title=dict(text="score")))
+                      yaxis=dict(title=dict(text=t("score"))))
     return fig

@@ -12,12 +12,18 @@ import plotly.graph_objects as go
 
 from models.data import AttentionSet
 from viz.style import ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text, token_axis
+from viz.words import t
 
 KIND_TITLES = {
     "encoder": "encoder self-attention",
     "decoder": "decoder self-attention",
     "cross": "cross-attention (decoder → encoder)",
 }
+
+
+def kind_title(kind: str) -> str:
+    """An attention kind's name in the reader's language."""
+    return t(KIND_TITLES.get(kind, kind))
 
 
 def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
@@ -31,8 +37,8 @@ def _axes(fig: go.Figure, attn: AttentionSet) -> None:
     rows = len(attn.query_tokens)
     fig.update_layout(
         height=int(min(900, max(340, 150 + 24 * rows))),
-        xaxis=dict(token_axis(attn.key_tokens, "key (attended to)"), tickangle=-90 if len(attn.key_tokens) > 12 else 0),
-        yaxis=dict(token_axis(attn.query_tokens, "query (attending)"), autorange="reversed"),
+        xaxis=dict(token_axis(attn.key_tokens, t("key (attended to)")), tickangle=-90 if len(attn.key_tokens) > 12 else 0),
+        yaxis=dict(token_axis(attn.query_tokens, t("query (attending)")), autorange="reversed"),
     )
 
 
@@ -62,9 +68,9 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
                 zmin=0.0,
                 zmax=float(np.nanmax(shown)) if allowed.any() else 1.0,
                 hoverongaps=False,
-                hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}"
-                "<br>weight %{z:.6f}<extra></extra>",
-                colorbar=dict(title=dict(text="weight"), thickness=14),
+                hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
+                f"<br>{t('weight')} %{{z:.6f}}<extra></extra>",
+                colorbar=dict(title=dict(text=t("weight")), thickness=14),
                 name="attention",
             ),
             go.Heatmap(
@@ -72,12 +78,13 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
                 colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]],
                 showscale=False,
                 hoverongaps=False,
-                hovertemplate="query %{y} → key %{x}: masked, weight exactly 0<extra></extra>",
+                hovertemplate=f"{t('query')} %{{y}} → {t('key')} %{{x}}: {t('masked, weight exactly 0')}<extra></extra>",
                 name="masked",
             ),
         ]
     )
-    fig.update_layout(base_layout(title or f"{KIND_TITLES.get(attn.kind, attn.kind)} · layer {layer} · head {head}"))
+    fig.update_layout(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
+                                              layer=layer, head=head)))
     _axes(fig, attn)
     return fig
 
@@ -85,7 +92,7 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
 def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
     """The mask applied to this attention kind: dark = may attend, grey = masked."""
     allowed = (attn.mask > 0).astype(np.float32)
-    text = np.where(allowed > 0, "may attend", "masked")
+    text = np.where(allowed > 0, t("may attend"), t("masked"))
     pairs = _pairs(attn.query_tokens, attn.key_tokens)
     fig = go.Figure(
         go.Heatmap(
@@ -97,14 +104,15 @@ def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
             showscale=False,
             xgap=1,
             ygap=1,
-            hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}"
+            hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
             "<br>%{customdata[2]}<extra></extra>",
             name="mask",
         )
     )
     n_allowed = int(allowed.sum())
-    layout = base_layout(title or f"mask: {KIND_TITLES.get(attn.kind, attn.kind)}"
-                                  f"<br><sup>{n_allowed} of {allowed.size} cells allowed</sup>")
+    layout = base_layout(title or t("mask: {kind}", kind=kind_title(attn.kind))
+                         + "<br><sup>" + t("{allowed} of {cells} cells allowed", allowed=n_allowed, cells=allowed.size)
+                         + "</sup>")
     layout["margin"]["t"] = 64  # room for the second title line
     fig.update_layout(layout)
     _axes(fig, attn)

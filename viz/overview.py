@@ -17,8 +17,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.data import AttentionSet
-from viz.heatmap import KIND_TITLES
+from viz.heatmap import kind_title
 from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text
+from viz.words import t
 
 
 MAX_TILE = 64
@@ -83,25 +84,26 @@ def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
             zmin=0.0,
             zmax=1.0,
             hoverongaps=False,
-            hovertemplate="%{y} → %{x}<br>" + ("largest weight in this block" if pooled else "weight")
-            + " %{z:.4f}<extra>click to open this head</extra>",
-            colorbar=dict(title=dict(text="weight"), thickness=14),
+            hovertemplate="%{y} → %{x}<br>" + t("largest weight in this block" if pooled else "weight")
+            + " %{z:.4f}<extra>" + t("click to open this head") + "</extra>",
+            colorbar=dict(title=dict(text=t("weight")), thickness=14),
             name="overview",
         )
     )
     q, k = len(rows), len(cols)
     size = int(min(1100, max(420, 28 * max(layers, heads) + 3 * max(q, k) * max(layers, heads) // 2)))
-    title = f"{model_name + ' · ' if model_name else ''}{KIND_TITLES.get(attn.kind, attn.kind)}: all {layers} x {heads} heads"
+    title = (model_name + " · " if model_name else "") + t("{kind}: all {layers} x {heads} heads",
+                                                         kind=kind_title(attn.kind), layers=layers, heads=heads)
     if pooled:
-        title += f" (blocks of {rows[0][1]} x {cols[0][1]} tokens, largest weight)"
+        title += t(" (blocks of {rows} x {cols} tokens, largest weight)", rows=rows[0][1], cols=cols[0][1])
     layout = base_layout(title, height=size)
     layout["margin"] = dict(l=70, r=10, t=48, b=60)
     fig.update_layout(
         layout,
         plot_bgcolor=MASKED_COLOR,
         xaxis=dict(tickmode="array", tickvals=[x[h * (k + 1) + k // 2] for h in range(heads)],
-                   ticktext=[f"head {h}" for h in range(heads)], showgrid=False, side="top"),
+                   ticktext=[t("head {}", h) for h in range(heads)], showgrid=False, side="top"),
         yaxis=dict(tickmode="array", tickvals=[y[lay * (q + 1) + q // 2] for lay in range(layers)],
-                   ticktext=[f"layer {lay}" for lay in range(layers)], showgrid=False, autorange="reversed"),
+                   ticktext=[t("layer {}", lay) for lay in range(layers)], showgrid=False, autorange="reversed"),
     )
     return fig

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
+
+from viz.words import t
+
 
 def rank_summary_markdown(reports) -> str:
     """One line per (model name, RankReport): heads at full rank, mean effective rank, smallest diagonal."""
@@ -12,16 +16,60 @@ def rank_summary_markdown(reports) -> str:
     for name, r in reports:
         n = min(r.shape)
         full = int((r.rank == n).sum())
-        lines.append(f"- **{html.escape(name)}** ({r.kind}, n = {n}): {full} of {r.rank.size} heads full rank at tolerance "
-                     f"{r.tolerance:.0e}; mean effective rank {r.effective_rank.mean():.1f}; smallest diagonal "
-                     f"weight {r.min_diagonal.min():.1e}.")
+        lines.append(f"- **{html.escape(name)}** ({t(r.kind)}, n = {n}): " + t(
+            "{full} of {heads} heads full rank at tolerance {tolerance}; mean effective rank {effective}; smallest "
+            "diagonal weight {diagonal}.", full=full, heads=r.rank.size, tolerance=f"{r.tolerance:.0e}",
+            effective=f"{r.effective_rank.mean():.1f}", diagonal=f"{r.min_diagonal.min():.1e}"))
     return "\n".join(lines)
+
+
+def exact_rank_text(report) -> str:
+    """How many heads of a RankReport are full rank exactly, by the triangular argument, or why none is."""
+    size = report.rank.size
+    exact, triangular = int(report.full_rank_exact.sum()), int(report.triangular.sum())
+    if not triangular:
+        return t("not triangular: no exact guarantee of full rank; only the numerical rank tells")
+    if exact == triangular:
+        return t("exactly full rank in {} of {} heads: lower triangular, every diagonal weight > 0, "
+                 "so det = ∏ a[i, i] > 0", exact, size)
+    return t("exactly full rank in {} of {} heads; in {} more the matrix is triangular but a diagonal weight "
+             "is stored as 0, so det = 0", exact, size, triangular - exact)
+
+
+def rank_lesson_markdown(reports) -> str:
+    """The rank view's summary for (model name, RankReport) pairs: first the exact argument, which
+    needs no tolerance, then the numbers, at float32 precision and at the chosen tolerance."""
+    lines = [t("**Exactly** (no tolerance): a lower-triangular matrix has det = ∏ a[i, i], and softmax "
+               "gives every allowed key, the token itself included, a weight > 0.")]
+    for name, r in reports:
+        line = f"- **{html.escape(name)}** ({r.kind}, n = {min(r.shape)}): {exact_rank_text(r)}"
+        if r.full_rank_exact.any():
+            logs = r.log_det[r.full_rank_exact]
+            line += " " + t("(smallest a[i, i] {:.1e}; log det from {:.1f} to {:.1f})",
+                            float(r.min_diagonal[r.full_rank_exact].min()), float(logs.min()), float(logs.max()))
+        lines.append(line + ".")
+    lines += ["", t("**Numerically** (singular values, so a tolerance decides what counts as zero):")]
+    for name, r in reports:
+        n = min(r.shape)
+        smallest = float((r.singular_values[..., -1] / np.maximum(r.singular_values[..., 0], 1e-300)).min())
+        line = f"- **{html.escape(name)}**: " + t(
+            "{} of {} heads full rank at float32 precision (σmin > n·ε·σ1 = {:.1e} σ1, numpy's matrix_rank "
+            "default); smallest σmin / σ1 = {:.1e}.", int((r.float_rank == n).sum()), r.rank.size,
+            r.float_tolerance, smallest)
+        # Rounding can hide what the diagonal proves: say so rather than let the two counts clash.
+        hidden = int((r.full_rank_exact & (r.float_rank < n)).sum())
+        if hidden:
+            line += " " + t("The other {} are full rank exactly all the same: their smallest singular value is "
+                            "tiny, not 0.", hidden)
+        lines.append(line)
+    return "\n".join(lines) + "\n" + rank_summary_markdown(reports)
 
 
 def order_table_markdown(results) -> str:
     """The order experiment of each model: the shuffle and the largest output difference."""
-    lines = ["| model | shuffled | max difference, positions removed | with positions |", "|---|---|---|---|"]
+    lines = [f"| {t('model')} | {t('shuffled')} | {t('max difference, positions removed')} | {t('with positions')} |",
+             "|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {html.escape(r.model_key)} ({r.family}) | {html.escape(' '.join(r.shuffled))} | "
+        lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | {html.escape(' '.join(r.shuffled))} | "
                      f"**{r.max_without_positions:.2e}** | {r.max_with_positions:.2e} |")
     return "\n".join(lines)

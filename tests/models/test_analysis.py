@@ -190,3 +190,60 @@ def test_importance_defaults_and_bounds():
     assert result.flow.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="Position 9"):
         analysis.importance(attn, 9)
+
+
+def test_a_causal_head_is_full_rank_exactly_by_its_diagonal_whatever_its_numerical_rank():
+    n = 8
+    eps32 = np.finfo(np.float32).eps
+    tiny = np.tril(np.full((n, n), 1e-12))
+    tiny[:, 0] = 1.0
+    heads = [_previous(n), _rows(tiny), _rows(np.tril(np.ones((n, n))) + 2 * np.eye(n))]
+    report = analysis.attention_rank(_set(heads, "decoder"), 1e-6)
+    assert report.triangular[0].tolist() == [True, True, True]
+    assert report.full_rank_exact[0].tolist() == [True, True, True]  # every diagonal weight is > 0
+    for h, a in enumerate(heads):
+        stored = a.astype(np.float32).astype(np.float64)
+        sign, log_abs = np.linalg.slogdet(stored)
+        assert report.log_det[0, h] == pytest.approx(np.log(np.diag(stored)).sum(), rel=1e-12)
+        assert sign == 1 and report.log_det[0, h] == pytest.approx(log_abs, rel=1e-6)
+    # Numerically the first two are close to singular: their smallest singular value sits below
+    # what float32 weights can resolve, though neither matrix is singular.
+    assert report.float_tolerance == pytest.approx(n * eps32)
+    for h, a in enumerate(heads):
+        stored = a.astype(np.float32).astype(np.float64)
+        assert report.float_rank[0, h] == np.linalg.matrix_rank(stored, rtol=n * eps32)
+    assert report.float_rank[0, :2].tolist() == [n - 1, 1] and report.rank[0, :2].tolist() == [n - 1, 1]
+    assert report.float_rank[0, 2] == n and report.rank[0, 2] == n
+
+
+def test_the_exact_argument_needs_a_triangle_and_a_positive_diagonal():
+    n = 5
+    first_column = np.zeros((n, n))
+    first_column[:, 0] = 1.0  # causal, but every row after the first puts nothing on itself
+    dense = _rows(np.random.default_rng(2).random((n, n)) + 0.1)
+    causal = analysis.attention_rank(_set([first_column], "decoder"))
+    assert causal.triangular[0, 0] and not causal.full_rank_exact[0, 0]
+    assert causal.log_det[0, 0] == -np.inf and causal.rank[0, 0] == 1
+    encoder = analysis.attention_rank(_set([dense], "encoder"))
+    assert not encoder.triangular[0, 0] and not encoder.full_rank_exact[0, 0]
+    assert np.isnan(encoder.log_det[0, 0]) and encoder.float_rank[0, 0] == n
+    cross = AttentionSet("cross", np.full((1, 1, 2, 3), 1 / 3, np.float32), np.ones((2, 3), np.float32),
+                         ("x", "y"), ("a", "b", "c"))
+    report = analysis.attention_rank(cross)
+    assert not report.triangular.any() and report.float_tolerance == pytest.approx(3 * np.finfo(np.float32).eps)
+
+
+def test_rank_json_carries_the_exact_argument():
+    import json
+    from types import SimpleNamespace
+
+    n = 4
+    decoder = analysis.attention_rank(_set([_previous(n)], "decoder"), 1e-4)
+    encoder = analysis.attention_rank(_set([_rows(np.ones((n, n)) + np.eye(n))], "encoder"), 1e-4)
+    trace = SimpleNamespace(model_key="m", tokens=tuple("abcd"))
+    data = json.loads(json.dumps(analysis.rank_to_json(trace, {"decoder": decoder, "encoder": encoder})))
+    assert data["decoder"]["triangular"] == [[True]] and data["decoder"]["full_rank_exact"] == [[True]]
+    assert data["decoder"]["log_det"][0][0] == pytest.approx(decoder.log_det[0, 0])
+    assert data["encoder"]["log_det"] == [[None]] and data["encoder"]["full_rank_exact"] == [[False]]
+    assert data["encoder"]["float_rank"] == [[n]] and data["decoder"]["float_tolerance"] == decoder.float_tolerance
+    assert data["decoder"]["rank"] == decoder.rank.tolist()  # the fields the API had stay

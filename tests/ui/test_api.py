@@ -448,3 +448,29 @@ def test_one_session_alternating_models_is_never_held_to_the_previous_models_ran
             assert (_value(got[at]), _value(got[at + 1])) == (min(layer, top), head), (endpoint, model)
     for text, prefix in (("A bird sang", 1), ("A bird sang in the old tree by the river today", 8), ("A bird", 0)):
         assert _value(client.predict(text, "x", prefix, 0, 0, api_name="/masks_view")[0]) == prefix
+
+
+def test_the_language_travels_with_each_request(live_url, client):
+    """The page's cookie (or Accept-Language) sets the language figures are drawn in; the API takes
+    it as an optional last argument; the numbers are the same in both."""
+    text = "人工智能正在改变世界"
+    english = client.predict("mini-bert", text, api_name="/attention_data")
+    chinese = client.predict("mini-bert", text, -1, "zh", api_name="/attention_data")
+    assert english["encoder"]["attentions"] == chinese["encoder"]["attentions"]
+    assert english["notices"] and english["notices"][0].isascii()
+    assert len(chinese["notices"]) == len(english["notices"])
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in chinese["notices"])
+    zh_page = Client(live_url, verbose=False, headers={"Cookie": "triptych-lang=zh"})
+    by_header = Client(live_url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    figures = {}
+    for name, who in (("en", client), ("zh", zh_page), ("header", by_header)):
+        *_, mask, attention = who.predict("mini-gpt", "the cat sat", "decoder", 0, 0, api_name="/compare_gpt")
+        figures[name] = (mask, attention)
+
+    def title(figure) -> str:
+        import json
+        plot = json.loads(figure["plot"]) if isinstance(figure, dict) else figure
+        return plot["layout"]["title"]["text"]
+    assert title(figures["en"][0]).startswith("mask: decoder self-attention")
+    assert title(figures["zh"][0]).startswith("掩码：解码器自注意力") and "个格子中允许" in title(figures["zh"][0])
+    assert title(figures["header"][1]) == "解码器自注意力 · 第 0 层 · 第 0 头"

@@ -204,6 +204,45 @@ def test_every_concept_tab_draws(page, tmp_path):
     assert any("sparse experts vs dense heads" in t for t in titles)
 
 
+def _record_runs(page) -> list[str]:
+    """The api_name of every run the page sends from now on (its queue joins)."""
+    names = {d["id"]: d.get("api_name") for d in page.evaluate("window.gradio_config.dependencies")}
+    sent: list[str] = []
+
+    def joined(request):
+        if request.method == "POST" and "/queue/join" in request.url:
+            sent.append(str(names.get((request.post_data_json or {}).get("fn_index"))))
+    page.on("request", joined)
+    return sent
+
+
+def test_run_sends_one_request_per_shown_view_and_a_hidden_tab_waits(page):
+    _settled(page)
+    sent = _record_runs(page)
+    page.locator("#text textarea").fill("The dog sleeps under the old tree")  # starts the typing timer
+    page.locator("#run").click()  # Run cancels it: each column once
+    page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('tree')", timeout=patient(30_000))
+    page.wait_for_timeout(600)  # past the typing timer: nothing more may come
+    _settled(page)
+    assert sorted(sent) == ["compare_bert", "compare_gpt", "compare_llama", "compare_t5"]
+    _open_tab(page, "Attention")
+    _wait_plots(page, "#att-heatmap")
+    _settled(page)
+    sent.clear()
+    page.locator("#text textarea").fill("A bird sings in the garden")
+    page.locator("#run").click()  # on the Attention tab: its view only, not the hidden columns
+    page.wait_for_function("(document.querySelector('#att-heatmap .js-plotly-plot')?.layout?.xaxis?.ticktext || [])"
+                           ".join(' ').includes('garden')", timeout=patient(30_000))
+    page.wait_for_timeout(600)
+    _settled(page)
+    assert sorted(sent) == ["attention_overview", "attention_view"]
+    sent.clear()
+    _open_tab(page, "Compare")  # the columns catch up with the text once, when shown
+    page.wait_for_function("document.querySelector('#tokens-gpt').innerText.includes('garden')", timeout=patient(30_000))
+    _settled(page)
+    assert sorted(sent) == ["compare_bert", "compare_gpt", "compare_llama", "compare_t5"]
+
+
 def test_script_text_shows_as_text(page):
     page.locator("#text textarea").fill("<img src=x onerror=window.__xss=1> hi")
     page.locator("#run").click()
@@ -309,6 +348,123 @@ def test_a_deep_link_to_each_tab_reproduces_the_view(browser, live_url, tab, tmp
         first.close()
         second.close()
     assert errors == []
+
+
+@pytest.mark.parametrize("width, height, tab", [(1280, 720, "moe"), (1280, 720, "order"), (390, 844, "decoding")])
+def test_every_tab_is_in_the_bar_and_its_link_opens_it(browser, live_url, width, height, tab):
+    """No tab hides in an overflow menu at projector or phone width, so a link to any tab opens it
+    (it used to open Compare and rewrite the link to tab=compare)."""
+    from ui.tabs import IDS
+
+    shown = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        shown.goto(f"{live_url}?tab={tab}")
+        shown.wait_for_function(f"document.querySelector('#tab-{tab}-button')?.getAttribute('aria-selected') === 'true'",
+                                timeout=patient(60_000))
+        for other in IDS:
+            assert shown.locator(f"#tab-{other}-button").is_visible(), (width, other)
+        assert shown.locator("button[aria-label='More tabs']:visible").count() == 0
+        shown.wait_for_function(f"location.search.includes('tab={tab}')", timeout=patient(10_000))
+        shown.wait_for_timeout(1_000)
+        assert f"tab={tab}" in shown.url
+    finally:
+        shown.close()
+
+
+# Names that a Chinese lecture says as they are: architectures, functions, symbols, units.
+KEPT_IN_CHINESE = {
+    "bert", "gpt", "llama", "mixtral", "moe", "mini", "embedded", "token", "tokens", "softmax", "top", "kv", "rope",
+    "gelu", "swiglu", "silu", "relu", "layernorm", "rmsnorm", "cls", "sep", "mask", "unk", "pad", "eos", "sqrt",
+    "nsp", "mlm", "log", "det", "exp", "max", "min", "argmax", "qk", "ffn", "mlp", "alibi", "kib", "mib", "ms",
+    "nats", "abnar", "zuidema", "bertviz", "png", "csv", "json", "hub", "safetensors", "pre", "post", "norm",
+}
+
+
+def _english_left(shown, tab: str) -> set[str]:
+    """English words a reader of the 中文 page still meets in a tab: its text outside tokens,
+    model text and inputs (translate="no", text boxes), and its figures' titles, axes and legends."""
+    words = shown.evaluate("""(tab) => {
+      const panel = document.querySelector(`#tab-${tab}`).cloneNode(true);
+      panel.querySelectorAll('[translate=no], .js-plotly-plot, .relay, textarea, input, select, .tok')
+        .forEach((e) => e.remove());
+      const texts = [panel.innerText];
+      for (const plot of document.querySelectorAll(`#tab-${tab} .js-plotly-plot`)) {
+        const layout = plot.layout || {};
+        for (const [key, axis] of Object.entries(layout)) {
+          if (/^[xy]axis/.test(key) && axis && axis.title) texts.push(axis.title.text || "");
+        }
+        texts.push((layout.title && layout.title.text) || "");
+        for (const note of layout.annotations || []) texts.push(note.text || "");
+        for (const trace of plot.data || []) {
+          if (trace.showlegend !== false && trace.name) texts.push(trace.name);
+          if (trace.colorbar && trace.colorbar.title) texts.push(trace.colorbar.title.text || "");
+        }
+      }
+      return texts.join(" ").replace(/<[^>]+>/g, " ");
+    }""", tab)
+    return {w for w in re.findall(r"[A-Za-z][A-Za-z']+", words) if w.lower() not in KEPT_IN_CHINESE}
+
+
+def test_every_tab_reads_in_chinese(browser, live_url, tmp_path):
+    """Issue 16: in 中文 every tab's labels, figures and tables are Chinese; only model text,
+    tokens and names that stay as they are remain in Latin letters."""
+    from ui.tabs import IDS
+
+    shown = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
+    left = {}
+    try:
+        shown.goto(f"{live_url}?lang=zh")
+        shown.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
+        for tab in IDS:
+            shown.locator(f"#tab-{tab}-button").click()
+            selector, count = TAB_PLOTS[tab]
+            _wait_plots(shown, selector, count, timeout=patient(90_000))
+            _settled(shown)
+            left[tab] = sorted(_english_left(shown, tab))
+            if tab in ("compare", "attention", "decoding"):
+                shown.screenshot(path=str(_shots(tmp_path) / f"zh-{tab}.png"))
+        labels = shown.eval_on_selector_all("button[role=tab]", "els => els.map(e => e.innerText)")
+    finally:
+        shown.close()
+    assert {tab: words for tab, words in left.items() if words} == {}
+    assert not any(re.search(r"[A-Za-z]{3,}", label) and label.lower() not in KEPT_IN_CHINESE for label in labels), labels
+
+
+# Each tab's main figure: what the room must see on the first screen of a projector.
+MAIN_FIGURE = {
+    "compare": "#mask-bert", "attention": "#att-heatmap", "masks": "#masks-plots", "patterns": "#pat-map",
+    "rank": "#rank-spectrum", "graph": "#flow-plot", "decoding": "#dec-stages", "architecture": "#arch-plot-b",
+    "objectives": "#obj-gpt-plot", "positions": "#pos-buckets", "order": "#order-enc-plot", "moe": "#moe-plot",
+}
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_lecture_mode_shows_each_tabs_main_figure_on_the_first_screen(browser, live_url, width, height, tmp_path):
+    """Issue 16: on a projector in lecture mode, 中文, every tab's main figure starts on the first
+    screen with at least a third of the screen of it in view, the four Compare columns side by side."""
+    from ui.tabs import IDS
+
+    shown = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+    placed = {}
+    try:
+        shown.goto(f"{live_url}?lang=zh&lecture=1")
+        shown.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
+        tops = shown.eval_on_selector_all("[id^=col-]", "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
+        assert len(set(tops)) == 1, tops  # one row: no column wrapped
+        for tab in IDS:
+            shown.locator(f"#tab-{tab}-button").click()
+            selector, count = TAB_PLOTS[tab]
+            _wait_plots(shown, selector, count, timeout=patient(90_000))
+            _settled(shown)
+            shown.evaluate("window.scrollTo(0, 0)")
+            box = shown.eval_on_selector(f"{MAIN_FIGURE[tab]} .js-plotly-plot",
+                                         "e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; }")
+            placed[tab] = (round(box[0]), round(min(box[1], height) - box[0]))
+            if width == 1280:
+                shown.screenshot(path=str(_shots(tmp_path) / f"lecture-1280-{tab}.png"))
+    finally:
+        shown.close()
+    assert {tab: p for tab, p in placed.items() if not (0 <= p[0] and p[1] >= min(height / 3, 200))} == {}, placed
 
 
 def test_markup_in_tokens_shows_as_text_in_every_view(browser, live_url):

@@ -1,4 +1,5 @@
-"""The analysis figures (overview, head patterns, rank, graphs) carry exactly the data's numbers."""
+"""The analysis figures (overview, head patterns, rank, graphs) and the rank summary carry exactly
+the data's numbers; a column's outputs show what the model said."""
 
 import json
 
@@ -7,7 +8,10 @@ import pytest
 
 from models import analysis
 from models.data import AttentionSet
+from models.data import Trace
 from viz import graphs, overview, patterns
+from viz.tables import rank_lesson_markdown, rank_summary_markdown
+from viz.tokens import outputs_html
 
 
 def _set(kind="decoder", tokens=("the", "cat", "the", "mouse", "."), layers=3, heads=4, seed=0):
@@ -97,6 +101,58 @@ def test_rank_figures_carry_rank_and_singular_values():
     np.testing.assert_allclose(np.asarray(spectrum.data[0].y), enc.singular_values[1, 2])
     np.testing.assert_allclose(np.asarray(spectrum.data[2].y), dec.singular_values[1, 2])
     assert spectrum.data[1].y[0] == pytest.approx(1e-3 * enc.singular_values[1, 2, 0])
+
+
+
+def test_rank_map_states_the_exact_argument_apart_from_the_numerical_rank():
+    enc, dec = analysis.attention_rank(_set("encoder"), 1e-3), analysis.attention_rank(_set("decoder"), 1e-3)
+    causal = patterns.rank_map(dec, "m")
+    assert causal.layout.title.subtitle.text.startswith("exactly full rank in 12 of 12 heads")
+    custom = np.asarray(causal.data[0].customdata)
+    np.testing.assert_array_equal(custom[..., 4].astype(float), dec.float_rank)
+    assert all(w.startswith("full rank exactly") for w in custom[..., 5].ravel())
+    assert f"log det = {dec.log_det[1, 2]:.1f}" in custom[1, 2, 5]
+    assert f"{dec.float_tolerance:.1e}" in causal.data[0].hovertemplate
+    bidirectional = patterns.rank_map(enc, "m")
+    assert bidirectional.layout.title.subtitle.text.startswith("not triangular")
+    assert set(np.asarray(bidirectional.data[0].customdata)[..., 5].ravel()) == {"not triangular: no exact argument"}
+    broken = _set("decoder")
+    weights = broken.attn.copy()
+    weights[0, 1, 3, 3] = 0.0  # a diagonal weight that underflowed: the argument says nothing there
+    report = analysis.attention_rank(AttentionSet("decoder", weights, broken.mask, broken.query_tokens,
+                                                  broken.key_tokens))
+    assert report.full_rank_exact.sum() == 11 and report.log_det[0, 1] == -np.inf
+    fig = patterns.rank_map(report)
+    assert fig.layout.title.subtitle.text.startswith("exactly full rank in 11 of 12 heads; in 1 more")
+    assert np.asarray(fig.data[0].customdata)[0, 1, 5].startswith("triangular, but a diagonal weight is 0")
+
+
+def test_rank_summary_puts_the_exact_argument_before_the_numbers():
+    enc, dec = analysis.attention_rank(_set("encoder"), 1e-3), analysis.attention_rank(_set("decoder"), 1e-3)
+    reports = [("<E>", enc), ("D", dec)]
+    text = rank_lesson_markdown(reports)
+    exact, numbers = text.split("**Numerically**")
+    assert "**D** (decoder, n = 5): exactly full rank in 12 of 12 heads" in exact
+    assert f"smallest a[i, i] {dec.min_diagonal.min():.1e}" in exact
+    assert f"log det from {dec.log_det.min():.1f} to {dec.log_det.max():.1f}" in exact
+    assert "**&lt;E&gt;** (encoder, n = 5): not triangular" in exact and "<E>" not in text
+    for name, r in (("&lt;E&gt;", enc), ("D", dec)):
+        full = int((r.float_rank == 5).sum())
+        smallest = (r.singular_values[..., -1] / r.singular_values[..., 0]).min()
+        assert f"**{name}**: {full} of 12 heads full rank at float32 precision" in numbers
+        assert f"= {r.float_tolerance:.1e} σ1" in numbers and f"smallest σmin / σ1 = {smallest:.1e}" in numbers
+    assert numbers.endswith(rank_summary_markdown(reports))
+
+
+def test_outputs_show_next_sentence_prediction_for_a_pair():
+    pair = dict(model_key="m", model_name="M", family="encoder", tokens=("[CLS]", "a", "[SEP]", "b", "[SEP]"),
+                token_ids=np.arange(5), special=np.array([True, False, True, False, True]), attentions=())
+    shown = outputs_html(Trace(**pair, next_sentence=0.96027))
+    assert "P(IsNext) = <b>0.960</b>" in shown and "as the next one" in shown
+    assert "as a random one" in outputs_html(Trace(**pair, next_sentence=0.1))
+    assert "P(IsNext)" not in outputs_html(Trace(**pair))  # no pair, no next-sentence prediction
+    decoder = outputs_html(Trace(**{**pair, "family": "decoder"}, next_sentence=0.9))
+    assert "P(IsNext)" not in decoder
 
 
 def test_decoder_token_graph_points_backwards_only():

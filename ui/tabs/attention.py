@@ -29,7 +29,7 @@ def view_attention(ref, kind, layer, head):
     if not isinstance(ref, kept.Ref):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return head_view(kept.TRACES.trace(ref), kind, layer, head)
+        return head_view(kept.TRACES.get(ref), kind, layer, head)
 
 
 @gpu
@@ -40,7 +40,7 @@ def draw_overview(ref, kind):
     if not isinstance(ref, kept.Ref):
         return gr.skip()
     with user_errors():
-        trace = kept.TRACES.trace(ref)
+        trace = kept.TRACES.get(ref)
         return overview_figure(trace.attention(shown_kind(trace, kind)), trace.model_name)
 
 
@@ -52,7 +52,7 @@ def pick_head(ref, kind, picked):
     with user_errors():
         x, _, y = str(picked).partition("|")
         layer, head = parse_pick(x, y)
-        return head_view(kept.TRACES.trace(ref), kind, layer, head)
+        return head_view(kept.TRACES.get(ref), kind, layer, head)
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -68,7 +68,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     trace = gr.State(None)  # a kept.Ref, not the trace (ui/kept.py)
     view = [trace, kind, layer, head]
     shown = [layer, head, mask_plot, attn_plot]
-    gr.on([page.run.click, page.text.submit, model.input], run_attention, [model, page.text, kind, layer, head],
+    gr.on([page.on_run(ID).click, model.input], run_attention, [model, page.text, kind, layer, head],
           [trace, kind, *shown], api_name="attention_view", **RUNS,
           api_description="One model: the selected head's heatmap and its mask (then /attention_overview).").then(
         draw_overview, [trace, kind], over, api_name="attention_overview",

@@ -9,7 +9,8 @@ import gradio as gr
 from models import registry
 from ui import kept
 from ui.api import api_attention_data
-from ui.controls import KINDS, Page, RUNS, Radio, head_view, index_slider, kind_classes, kinds_update, model_menu, shown_kind
+from ui.controls import (KINDS, Page, RUNS, Radio, head_view, index_slider, kind_choices, kind_classes, kinds_update,
+                         model_menu, shown_kind)
 from ui.gpu import gpu
 from ui.i18n import L, bilingual, explain
 from ui.validation import user_errors
@@ -46,16 +47,16 @@ def view_column(ref, kind, layer, head):
     if not isinstance(ref, kept.Ref):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     with user_errors():
-        return head_view(kept.TRACES.trace(ref), kind, layer, head)
+        return head_view(kept.TRACES.get(ref), kind, layer, head)
 
 
 def _column(slug, family, title, blurb, default, page: Page) -> None:
-    with gr.Column(min_width=320, elem_classes=["family-column"], elem_id=f"col-{slug}"):
+    with gr.Column(min_width=250, elem_classes=["family-column"], elem_id=f"col-{slug}"):
         gr.Markdown(L(title), elem_classes=["column-title"])
-        gr.Markdown(L(blurb))
+        gr.Markdown(L(blurb), elem_classes=["blurb"])
         model = model_menu(f"model-{slug}", family, value=default, elem_classes=["column-controls"])
         # Every kind is a valid choice: an API call or another model in this column may ask for any.
-        kind = Radio(list(KINDS), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
+        kind = Radio(kind_choices(), value="cross" if family == "encoder-decoder" else family, label=L("Attention"),
                         visible=family == "encoder-decoder", elem_id=f"kind-{slug}",
                         elem_classes=kind_classes(KINDS if family == "encoder-decoder" else (family,)))
         with gr.Row(elem_classes=["controls"]):

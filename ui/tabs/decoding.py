@@ -10,6 +10,7 @@ import gradio as gr
 from models import registry
 from models.decoding import MAX_BEAMS, decode, fill_left_to_right
 from models.kv_cache import cache_runs, calculator_rows
+from ui import kept
 from ui.api import api_decode
 from ui.controls import Number, Page, RUNS, Radio, Slider, model_menu
 from ui.gpu import gpu
@@ -57,15 +58,18 @@ def decode_move(action, model, prompt, strategy, temperature, top_k, top_p, seed
         if action == "reset":
             return None, *_views(None, 0)
         beams = int(num_beams) if strategy == "beam" else 1
-        fresh = decode(model, prompt, settings(strategy, temperature, top_k, top_p, seed, max_new, beams, use_cache))
-        fresh = dataclasses.replace(fresh, notices=tuple(bilingual(n) for n in fresh.notices))
+        knobs = settings(strategy, temperature, top_k, top_p, seed, max_new, beams, use_cache)
+        started = isinstance(result, kept.Ref)
+        # Unchanged knobs step through the kept run: no forward pass per Step or Back.
+        ref, run = kept.decoding(result, model, prompt, knobs)
+        run = dataclasses.replace(run, notices=tuple(bilingual(n) for n in run.notices))
         if action == "end":
-            index = len(fresh.steps) - 1
-        elif result is None and action != "goto":
+            index = len(run.steps) - 1
+        elif not started and action != "goto":
             index = 0
         else:
             index = {"step": int(index) + 1, "back": int(index) - 1}.get(action, int(index or 0))
-        return fresh, *_views(fresh, index)
+        return ref, *_views(run, index)
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -74,7 +78,9 @@ def build(page: Page, tab: gr.Tab) -> None:
         model = model_menu("dec-model", "decoder", "encoder-decoder")
         prompt = gr.Textbox("今天天气真好，", label=L("Prompt (for T5: its input text)"), scale=3, elem_id="dec-prompt")
     with gr.Row(elem_classes=["controls"]):
-        strategy = Radio(["greedy", "sample", "beam"], value="sample", label=L("Strategy"), elem_id="dec-strategy")
+        # Named in the page's language; the values stay the API's and the links' strategy names.
+        strategy = Radio([(L(name), name) for name in ("greedy", "sample", "beam")], value="sample", label=L("Strategy"),
+                         elem_id="dec-strategy")
         temperature = Slider(0, 3, value=1.0, step=0.05, label=L("Temperature (0 = greedy)"), elem_id="dec-temperature")
         top_k = Slider(0, 100, value=0, step=1, label=L("Top-k (0 = off)"), elem_id="dec-topk")
         top_p = Slider(0.05, 1, value=1.0, step=0.05, label=L("Top-p (1 = off)"), elem_id="dec-topp")
@@ -95,7 +101,7 @@ def build(page: Page, tab: gr.Tab) -> None:
         cross = gr.Plot(label=L("Its cross-attention (encoder-decoders)"), elem_id="dec-cross")
     alignment = gr.Plot(label=L("Alignment so far (encoder-decoders)"), elem_id="dec-alignment")
     tree = gr.Plot(label=L("Beam search: every hypothesis, pruned ones grey, the winner red"), elem_id="dec-beams-tree")
-    result = gr.State(None)
+    result = gr.State(None)  # a kept.Ref, not the decoding (ui/kept.py)
     # The step shown, in the page (not a State) so that a deep link can carry and restore it.
     index = Number(0, precision=0, elem_id="dec-index", elem_classes=["relay"], show_label=False, container=False)
     buttons["goto"] = gr.Button("goto", elem_id="dec-goto", elem_classes=["relay"])

@@ -39,7 +39,7 @@ def build(page: Page, tab: gr.Tab) -> None:
         go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")
     graph = gr.Plot(label=L("Token graph"), elem_id="graph-plot")
     importance = gr.Plot(label=L("Rollout and flow"), elem_id="flow-plot")
-    gr.on([go.click, tab.select, model.input, kind.input, layer.release, head.release, threshold.release, position.submit],
+    gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release, threshold.release, position.submit],
           run_graph, [model, page.text, kind, layer, head, threshold, position],
           [kind, layer, head, graph, importance], api_name="graph_view", **RUNS, api_visibility="private")
 

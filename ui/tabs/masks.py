@@ -11,9 +11,17 @@ from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
 from viz.heatmap import attention_heatmap, mask_heatmap
+from viz.words import t
 
 ID, LABEL = "masks", "Masks"
 ROWS = ("BERT, row 1", "BERT, row 2 (padded)", "GPT, causal", "GPT, prefix-LM", "T5 encoder", "T5 decoder", "T5 cross")
+
+
+def _title(scheme, prefix: int) -> str:
+    """A scheme's title (models.masks writes it in English) in the reader's language."""
+    if scheme.name == "prefix_lm":
+        return t("prefix decoder, prefix of {} tokens", prefix)
+    return t(scheme.title)
 
 
 @gpu
@@ -24,8 +32,9 @@ def run_masks(text, second, prefix, layer, head):
         for scheme in result.schemes:
             attn = scheme.attention
             lay, hd = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
-            figures += [mask_heatmap(attn, f"mask · {scheme.title}"),
-                        attention_heatmap(attn, lay, hd, f"attention L{lay} H{hd} · {scheme.title}")]
+            title = _title(scheme, result.prefix)
+            figures += [mask_heatmap(attn, t("mask · {}", title)),
+                        attention_heatmap(attn, lay, hd, t("attention L{} H{} · {}", lay, hd, title))]
         return (gr.update(maximum=max(result.length, 1), value=result.prefix), *figures)
 
 
@@ -43,7 +52,7 @@ def build(page: Page, tab: gr.Tab) -> None:
             with gr.Row():
                 plots.append(gr.Plot(label=f"{title}: mask"))
                 plots.append(gr.Plot(label=f"{title}: attention"))
-    gr.on([show.click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
+    gr.on([show.click, page.on_run(ID).click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
           [page.text, second, prefix, layer, head], [prefix, *plots], api_name="masks_view", **RUNS,
           api_description="Mask and attention figures of the four masking schemes for the text.")
 

@@ -29,7 +29,7 @@ def build(page: Page, tab: gr.Tab) -> None:
         model = model_menu("moe-model", "decoder", value=registry.DEFAULTS["moe"], label="MoE model")
         layer = index_slider("Layer", "moe-layer")
     plot = gr.Plot(label=L("Routing"), elem_id="moe-plot")
-    gr.on([tab.select, model.input, layer.release], run_moe, [model, page.text, layer], [plot, layer],
+    gr.on([page.on_run(ID).click, tab.select, model.input, layer.release], run_moe, [model, page.text, layer], [plot, layer],
           api_name="moe_view", api_visibility="private", **RUNS)
 
 

@@ -35,12 +35,12 @@ def build(page: Page, tab: gr.Tab) -> None:
         bert = model_menu("obj-bert", "encoder", label="Encoder")
         gpt = model_menu("obj-gpt", "decoder", label="Decoder")
         t5 = model_menu("obj-t5", "encoder-decoder", label="Encoder-decoder")
-        go = gr.Button(L("Run"), variant="primary", elem_id="obj-run")
     masked = gr.HTML(elem_id="obj-mlm")
     shifted = gr.Plot(label=L("GPT: next-token loss"), elem_id="obj-gpt-plot")
     spans = gr.HTML(elem_id="obj-span")
     span_plot = gr.Plot(label=L("T5: span-corruption loss"), elem_id="obj-span-plot")
-    gr.on([go.click, tab.select, seed_box.submit, second.submit], run_objectives,
+    # The page's Run runs this view (no second Run button here).
+    gr.on([page.on_run(ID).click, tab.select, seed_box.submit, second.submit], run_objectives,
           [page.text, second, seed_box, bert, gpt, t5], [masked, shifted, spans, span_plot],
           api_name="objectives_view", api_visibility="private", **RUNS)
 

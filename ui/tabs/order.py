@@ -44,7 +44,8 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         enc_plot = gr.Plot(label=L("Encoder"), elem_id="order-enc-plot")
         dec_plot = gr.Plot(label=L("Decoder"), elem_id="order-dec-plot")
-    gr.on([go.click, tab.select, order_seed.submit], run_order, [page.text, order_seed, encoder, decoder],
+    ran = page.on_run(ID)
+    gr.on([go.click, ran.click, tab.select, order_seed.submit], run_order, [page.text, order_seed, encoder, decoder],
           [table, enc_plot, dec_plot], api_name="order_view", api_visibility="private", **RUNS)
     explain("scaling")
     with gr.Row(elem_classes=["controls"]):
@@ -52,7 +53,7 @@ def build(page: Page, tab: gr.Tab) -> None:
         layer, head = index_slider("Layer", "scale-layer"), index_slider("Head", "scale-head")
     plot = gr.Plot(label=L("Scaled vs unscaled"), elem_id="scale-plot")
     textbook = gr.Markdown(elem_id="scale-textbook")
-    gr.on([tab.select, model.input, layer.release, head.release], run_scaling, [model, page.text, layer, head],
+    gr.on([ran.click, tab.select, model.input, layer.release, head.release], run_scaling, [model, page.text, layer, head],
           [plot, textbook, layer, head], api_name="scaling_view", api_visibility="private", **RUNS)
 
 

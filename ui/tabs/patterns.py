@@ -32,7 +32,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         first = gr.Plot(label=L("Head patterns"), elem_id="pat-map")
         second = gr.Plot(label=L("Head patterns (decoder of an encoder-decoder)"), elem_id="pat-map2")
-    gr.on([go.click, model.input, tab.select], run_patterns, [model, page.text], [first, second],
+    gr.on([go.click, page.on_run(ID).click, model.input, tab.select], run_patterns, [model, page.text], [first, second],
           api_name="patterns_view", **RUNS, api_visibility="private")
 
 

@@ -11,6 +11,7 @@ from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
 from viz import concepts as concept_viz
+from viz.words import t
 
 ID, LABEL = "positions", "Positions"
 BERT, GPT, LLAMA, T5 = (DEFAULTS[k] for k in ("encoder", "decoder", "llama", "encoder-decoder"))
@@ -28,10 +29,10 @@ def run_positions(dim, count, head):
         n, d = _sizes(dim, count)
         pe = positions.sinusoidal(n, d)
         learned = {k: positions.learned_positions(k, n) for k in (BERT, GPT)}
-        return (concept_viz.encoding_figure(pe, positions.cosine_similarity(pe),
-                                            f"sinusoidal: PE(p, 2i) = sin(p / 10000^(2i/{d})), PE(p, 2i+1) = cos(…)"),
-                *(concept_viz.encoding_figure(v, positions.cosine_similarity(v), f"{k}: learned position embeddings")
-                  for k, v in learned.items()),
+        formula = f"PE(p, 2i) = sin(p / 10000^(2i/{d})), PE(p, 2i+1) = cos(…)"
+        return (concept_viz.encoding_figure(pe, positions.cosine_similarity(pe), t("sinusoidal: {}", formula)),
+                *(concept_viz.encoding_figure(v, positions.cosine_similarity(v),
+                                              t("{}: learned position embeddings", k)) for k, v in learned.items()),
                 concept_viz.rope_figure(positions.rope(LLAMA, min(n, 64))),
                 concept_viz.buckets_figure(positions.relative_buckets(T5, min(n, 64)), clamp(head, 63)))
 

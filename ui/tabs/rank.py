@@ -12,7 +12,7 @@ from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
 from viz.patterns import effective_rank_map, rank_map, spectrum_figure
-from viz.tables import rank_summary_markdown
+from viz.tables import rank_lesson_markdown
 
 ID, LABEL = "rank", "Rank"
 
@@ -32,7 +32,7 @@ def run_rank(enc_model, dec_model, text, exponent, layer, head):
         layer, head = clamp(layer, layers), clamp(head, heads)
         return (rank_map(enc, enc_name), rank_map(dec, dec_name), effective_rank_map(enc, enc_name),
                 effective_rank_map(dec, dec_name), spectrum_figure(reports, layer, head),
-                rank_summary_markdown(reports), bound(layers + 1, layer), bound(heads + 1, head))
+                rank_lesson_markdown(reports), bound(layers + 1, layer), bound(heads + 1, head))
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -40,7 +40,8 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row(elem_classes=["controls"]):
         enc = model_menu("rank-enc", "encoder", "encoder-decoder", label="Bidirectional model")
         dec = model_menu("rank-dec", "decoder", label="Causal model")
-        tol = Slider(-10, -1, value=-3, step=0.5, label=L("Tolerance (log10, relative to σ1)"), elem_id="rank-tol")
+        # 1e-6 is about numpy's own default at these lengths, n x float32 eps: the weights' rounding.
+        tol = Slider(-10, -1, value=-6, step=0.5, label=L("Tolerance (log10, relative to σ1)"), elem_id="rank-tol")
         layer, head = index_slider("Layer (spectrum)", "rank-layer"), index_slider("Head (spectrum)", "rank-head")
         go = gr.Button(L("Compute rank"), variant="primary", elem_id="rank-run")
     summary = gr.Markdown(elem_id="rank-summary")
@@ -51,7 +52,7 @@ def build(page: Page, tab: gr.Tab) -> None:
         eff_enc = gr.Plot(label=L("Effective rank, bidirectional"), elem_id="rank-eff-enc")
         eff_dec = gr.Plot(label=L("Effective rank, causal"), elem_id="rank-eff-dec")
     spectrum = gr.Plot(label=L("Singular values of one head"), elem_id="rank-spectrum")
-    gr.on([go.click, tab.select, tol.release, layer.release, head.release, enc.input, dec.input], run_rank,
+    gr.on([go.click, page.on_run(ID).click, tab.select, tol.release, layer.release, head.release, enc.input, dec.input], run_rank,
           [enc, dec, page.text, tol, layer, head], [map_enc, map_dec, eff_enc, eff_dec, spectrum, summary, layer, head],
           api_name="rank_view", **RUNS, api_visibility="private")
 
