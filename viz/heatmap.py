@@ -71,7 +71,7 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
                 hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
                 f"<br>{t('weight')} %{{z:.6f}}<extra></extra>",
                 colorbar=dict(title=dict(text=t("weight")), thickness=14),
-                name="attention",
+                name=t("attention"),
             ),
             go.Heatmap(
                 z=masked,
@@ -79,7 +79,7 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
                 showscale=False,
                 hoverongaps=False,
                 hovertemplate=f"{t('query')} %{{y}} → {t('key')} %{{x}}: {t('masked, weight exactly 0')}<extra></extra>",
-                name="masked",
+                name=t("masked"),
             ),
         ]
     )
@@ -106,7 +106,7 @@ def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
             ygap=1,
             hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
             "<br>%{customdata[2]}<extra></extra>",
-            name="mask",
+            name=t("mask"),
         )
     )
     n_allowed = int(allowed.sum())

@@ -87,7 +87,7 @@ def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
             hovertemplate="%{y} → %{x}<br>" + t("largest weight in this block" if pooled else "weight")
             + " %{z:.4f}<extra>" + t("click to open this head") + "</extra>",
             colorbar=dict(title=dict(text=t("weight")), thickness=14),
-            name="overview",
+            name=t("overview"),
         )
     )
     q, k = len(rows), len(cols)
