@@ -178,7 +178,8 @@ def register() -> set:
     take the language as an argument, not from the page)."""
     handlers = set()
     for name, fn in ENDPOINTS.items():
-        handler = with_language(fn)
+        # /models answers names only: no language to choose, and its plain call stays `{"data": []}`.
+        handler = fn if fn is api_models else with_language(fn)
         handlers.add(handler)
         # /models runs no model and answers at once, outside the queue: a full queue never refuses it.
         gr.api(handler, api_name=name, **(dict(queue=False) if fn is api_models else RUNS))

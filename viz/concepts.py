@@ -12,12 +12,15 @@ from plotly.subplots import make_subplots
 
 from models.results import MaskedLM, NextToken, OrderResult, RelativeBuckets, Rope, Routing, Scaling, SpanCorruption
 from viz.style import ATTENTION_SCALE, base_layout, plotly_text
+from viz.words import t
 
 ACTION_COLORS = {"mask": "#fdd49e", "random": "#fcbba1", "keep": "#c7e9c0", "": "#ffffff"}
+# The 80/10/10 actions as the table writes them; wrapped in t() where they are drawn.
+ACTION_WORDS = {"mask": "[MASK] 80%", "random": "random 10%", "keep": "kept 10%"}
 
 
 def _labels(tokens) -> list[str]:
-    return [f"{i} {plotly_text(t)}" for i, t in enumerate(tokens)]
+    return [f"{i} {plotly_text(token)}" for i, token in enumerate(tokens)]
 
 
 def _cell(text: str, color: str = "#fff", title: str = "") -> str:
@@ -31,63 +34,68 @@ def masked_lm_html(result: MaskedLM) -> str:
         color = ACTION_COLORS[result.action[i]]
         rows["typed"].append(_cell(token))
         rows["model reads"].append(_cell(result.inputs[i], color))
-        rows["chosen as"].append(_cell({"mask": "[MASK] 80%", "random": "random 10%", "keep": "kept 10%"}
-                                       .get(result.action[i], ""), color))
+        action = result.action[i]
+        rows["chosen as"].append(_cell(t(ACTION_WORDS[action]) if action in ACTION_WORDS else "", color))
         hit = result.action[i] and result.predicted[i] == token
         rows["prediction"].append(_cell(result.predicted[i], "#c7e9c0" if hit else color if result.action[i] else "#fff"))
         rows["p(original)"].append(_cell("" if np.isnan(result.prob_original[i]) else f"{result.prob_original[i]:.3f}"))
         rows["loss"].append(_cell("" if np.isnan(result.loss[i]) else f"{result.loss[i]:.3f}"))
-    body = "".join(f'<tr><th style="text-align:left;padding:3px 6px">{name}</th>{"".join(cells)}</tr>'
+    # The rows are keyed by their English names; the header cell says them in the reader's language.
+    body = "".join(f'<tr><th style="text-align:left;padding:3px 6px">{t(name)}</th>{"".join(cells)}</tr>'
                    for name, cells in rows.items())
     chosen = sum(1 for a in result.action if a)
     nsp = "" if result.next_sentence is None else \
-        f"<p>Next-sentence prediction: P(IsNext) = <b>{result.next_sentence:.3f}</b></p>"
+        "<p>" + t("Next-sentence prediction: P(IsNext) = <b>{}</b>", f"{result.next_sentence:.3f}") + "</p>"
     return (f'<div class="objective" style="overflow-x:auto;font-size:16px"><table style="border-collapse:collapse">'
-            f"{body}</table><p>{chosen} of {sum(1 for t in result.action)} tokens chosen (seed {result.seed}); "
-            f"masked-LM loss over the chosen positions: <b>{result.mean_loss:.3f}</b></p>{nsp}</div>")
+            f"{body}</table><p>"
+            + t("{chosen} of {total} tokens chosen (seed {seed}); masked-LM loss over the chosen positions: <b>{loss}</b>",
+                chosen=chosen, total=len(result.action), seed=result.seed, loss=f"{result.mean_loss:.3f}")
+            + f"</p>{nsp}</div>")
 
 
 def next_token_figure(result: NextToken) -> go.Figure:
     """Per-position loss of the shifted targets: position i reads tokens 0..i and must say token i+1."""
     x = list(range(len(result.targets)))
-    text = [f"reads …{plotly_text(result.tokens[i])} → target {plotly_text(t)}<br>top-1 {plotly_text(result.predicted[i])}"
-            f"<br>p(target) {result.prob[i]:.3f}" for i, t in enumerate(result.targets)]
-    colors = ["#1a9850" if p == t else "#d6604d" for p, t in zip(result.predicted, result.targets)]
+    text = [t("reads …{read} → target {target}<br>top-1 {top}<br>p(target) {p}", read=plotly_text(result.tokens[i]),
+              target=plotly_text(target), top=plotly_text(result.predicted[i]), p=f"{result.prob[i]:.3f}")
+            for i, target in enumerate(result.targets)]
+    colors = ["#1a9850" if p == target else "#d6604d" for p, target in zip(result.predicted, result.targets)]
     fig = go.Figure(go.Bar(x=x, y=result.loss, marker_color=colors, hovertext=text, hoverinfo="text"))
-    layout = base_layout(f"next-token targets: loss per position (mean {result.mean_loss:.3f}); green = top-1 right",
-                         height=400)
+    layout = base_layout(t("next-token targets: loss per position (mean {}); green = top-1 right",
+                           f"{result.mean_loss:.3f}"), height=400)
     layout["margin"] = dict(l=60, r=10, t=48, b=120)
     fig.update_layout(layout, xaxis=dict(tickmode="array", tickvals=x, tickangle=-45,
                                          ticktext=[f"{plotly_text(a)}→{plotly_text(b)}" for a, b in
                                                    zip(result.tokens[:-1], result.targets)]),
-                      yaxis=dict(title=dict(text="-log p(target)")))
+                      yaxis=dict(title=dict(text=t("-log p(target)"))))
     return fig
 
 
 def span_html(result: SpanCorruption) -> str:
     """The sentence with its dropped spans struck out, the encoder input and the decoder target."""
-    typed = "".join(f'<span style="{"text-decoration:line-through;background:#fcbba1" if d else ""}">{escape(t)} </span>'
-                    for t, d in zip(result.tokens, result.dropped))
+    typed = "".join(f'<span style="{"text-decoration:line-through;background:#fcbba1" if d else ""}">{escape(token)} </span>'
+                    for token, d in zip(result.tokens, result.dropped))
 
     def row(tokens):
-        return "".join(f'<span style="{"background:#dadaeb;font-weight:bold" if t.startswith("<extra_id") else ""};'
-                       f'padding:0 2px">{escape(t)}</span> ' for t in tokens)
+        return "".join(f'<span style="{"background:#dadaeb;font-weight:bold" if token.startswith("<extra_id") else ""};'
+                       f'padding:0 2px">{escape(token)}</span> ' for token in tokens)
 
-    return (f'<div class="objective" style="font-size:16px;line-height:2"><div><b>sentence:</b> {typed}</div>'
-            f"<div><b>encoder input:</b> {row(result.inputs)}</div><div><b>decoder target:</b> {row(result.targets)}</div>"
-            f"<p>span-corruption loss (teacher forcing): <b>{result.mean_loss:.3f}</b></p></div>")
+    return (f'<div class="objective" style="font-size:16px;line-height:2"><div><b>{t("sentence:")}</b> {typed}</div>'
+            f'<div><b>{t("encoder input:")}</b> {row(result.inputs)}</div>'
+            f'<div><b>{t("decoder target:")}</b> {row(result.targets)}</div>'
+            "<p>" + t("span-corruption loss (teacher forcing): <b>{}</b>", f"{result.mean_loss:.3f}") + "</p></div>")
 
 
 def span_figure(result: SpanCorruption) -> go.Figure:
     x = list(range(len(result.targets)))
-    fig = go.Figure(go.Bar(x=x, y=result.loss, marker_color=["#1a9850" if p == t else "#d6604d" for p, t in
+    fig = go.Figure(go.Bar(x=x, y=result.loss, marker_color=["#1a9850" if p == target else "#d6604d" for p, target in
                                                             zip(result.predicted, result.targets)],
-                           hovertext=[f"target {plotly_text(t)}<br>top-1 {plotly_text(p)}" for t, p in
-                                      zip(result.targets, result.predicted)], hoverinfo="text"))
-    layout = base_layout(f"span corruption: loss per target token (mean {result.mean_loss:.3f})", height=360)
+                           hovertext=[t("target {target}<br>top-1 {top}", target=plotly_text(target), top=plotly_text(p))
+                                      for target, p in zip(result.targets, result.predicted)], hoverinfo="text"))
+    layout = base_layout(t("span corruption: loss per target token (mean {})", f"{result.mean_loss:.3f}"), height=360)
     layout["margin"] = dict(l=60, r=10, t=48, b=100)
     fig.update_layout(layout, xaxis=dict(tickmode="array", tickvals=x, ticktext=_labels(result.targets), tickangle=-45),
-                      yaxis=dict(title=dict(text="-log p(target)")))
+                      yaxis=dict(title=dict(text=t("-log p(target)"))))
     return fig
 
 
@@ -99,14 +107,14 @@ def _heat(fig, z, row, col, colorscale="RdBu", zmid=0.0, x=None, y=None, name=""
 
 def encoding_figure(encoding: np.ndarray, similarity: np.ndarray, title: str) -> go.Figure:
     """A position encoding (positions x dims) beside its position-by-position similarity."""
-    fig = make_subplots(1, 2, subplot_titles=("encoding: position × dimension", "similarity between positions"),
+    fig = make_subplots(1, 2, subplot_titles=(t("encoding: position × dimension"), t("similarity between positions")),
                         horizontal_spacing=0.12)
-    _heat(fig, encoding, 1, 1, name="value", colorbar_x=0.44)
-    _heat(fig, similarity, 1, 2, name="similarity")
+    _heat(fig, encoding, 1, 1, name=t("value"), colorbar_x=0.44)
+    _heat(fig, similarity, 1, 2, name=t("similarity"))
     layout = base_layout(title, height=460)
     layout["margin"] = dict(l=60, r=10, t=70, b=50)
     fig.update_layout(layout)
-    fig.update_yaxes(title_text="position", autorange="reversed", row=1, col=1)
+    fig.update_yaxes(title_text=t("position"), autorange="reversed", row=1, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=2)
     return fig
 
@@ -114,32 +122,32 @@ def encoding_figure(encoding: np.ndarray, similarity: np.ndarray, title: str) ->
 def rope_figure(result: Rope, pairs: int = 6) -> go.Figure:
     """Left: each dimension pair turns by its own angle per position (fast pairs first). Right: the
     score of a fixed query and key at positions m and n: constant along diagonals (only m - n counts)."""
-    fig = make_subplots(1, 2, subplot_titles=("rotation angle (radians) of dimension pairs",
-                                              "q·k after rotation at positions m, n"), horizontal_spacing=0.12)
+    fig = make_subplots(1, 2, subplot_titles=(t("rotation angle (radians) of dimension pairs"),
+                                              t("q·k after rotation at positions m, n")), horizontal_spacing=0.12)
     count = result.angles.shape[1]
     for i in np.unique(np.linspace(0, count - 1, min(pairs, count)).astype(int)):
-        fig.add_trace(go.Scatter(y=result.angles[:, i], mode="lines", name=f"pair {i}"), row=1, col=1)
-    _heat(fig, result.scores, 1, 2, name="score")
-    layout = base_layout(f"RoPE (base {result.base:g}, head dim {result.head_dim})", height=440)
+        fig.add_trace(go.Scatter(y=result.angles[:, i], mode="lines", name=t("pair {}", i)), row=1, col=1)
+    _heat(fig, result.scores, 1, 2, name=t("score"))
+    layout = base_layout(t("RoPE (base {}, head dim {})", f"{result.base:g}", result.head_dim), height=440)
     layout["margin"] = dict(l=60, r=10, t=70, b=50)
     fig.update_layout(layout)
-    fig.update_xaxes(title_text="position", row=1, col=1)
-    fig.update_yaxes(title_text="m (query position)", autorange="reversed", row=1, col=2)
-    fig.update_xaxes(title_text="n (key position)", row=1, col=2)
+    fig.update_xaxes(title_text=t("position"), row=1, col=1)
+    fig.update_yaxes(title_text=t("m (query position)"), autorange="reversed", row=1, col=2)
+    fig.update_xaxes(title_text=t("n (key position)"), row=1, col=2)
     return fig
 
 
 def buckets_figure(result: RelativeBuckets, head: int = 0) -> go.Figure:
     heads = result.bias.shape[0]
     head = min(max(int(head), 0), heads - 1)
-    fig = make_subplots(1, 3, subplot_titles=("encoder buckets (both directions)", "decoder buckets (past only)",
-                                              f"learned bias, head {head}"), horizontal_spacing=0.08)
-    _heat(fig, result.buckets, 1, 1, colorscale="Viridis", zmid=None, name="bucket", showscale=False)
-    _heat(fig, result.causal_buckets, 1, 2, colorscale="Viridis", zmid=None, name="bucket", showscale=False)
-    _heat(fig, result.bias[head], 1, 3, name="bias")
-    layout = base_layout(f"T5 relative positions: {result.num_buckets} buckets, exact up to "
-                         f"{result.num_buckets // 4} apart in the encoder ({result.num_buckets // 2} in the decoder), "
-                         f"logarithmic up to {result.max_distance}",
+    fig = make_subplots(1, 3, subplot_titles=(t("encoder buckets (both directions)"), t("decoder buckets (past only)"),
+                                              t("learned bias, head {}", head)), horizontal_spacing=0.08)
+    _heat(fig, result.buckets, 1, 1, colorscale="Viridis", zmid=None, name=t("bucket"), showscale=False)
+    _heat(fig, result.causal_buckets, 1, 2, colorscale="Viridis", zmid=None, name=t("bucket"), showscale=False)
+    _heat(fig, result.bias[head], 1, 3, name=t("bias"))
+    layout = base_layout(t("T5 relative positions: {buckets} buckets, exact up to {encoder} apart in the encoder "
+                           "({decoder} in the decoder), logarithmic up to {far}", buckets=result.num_buckets,
+                           encoder=result.num_buckets // 4, decoder=result.num_buckets // 2, far=result.max_distance),
                          height=420)
     layout["margin"] = dict(l=50, r=10, t=70, b=50)
     fig.update_layout(layout)
@@ -153,16 +161,16 @@ def order_figure(result: OrderResult) -> go.Figure:
     x = _labels(result.tokens)
     floor = 1e-9  # zeros cannot be drawn on a log axis
     fig = go.Figure([
-        go.Bar(x=x, y=np.maximum(result.diff_without_positions, floor), name="positions removed (all ids 0)",
+        go.Bar(x=x, y=np.maximum(result.diff_without_positions, floor), name=t("positions removed (all ids 0)"),
                marker_color="#2166ac"),
-        go.Bar(x=x, y=np.maximum(result.diff_with_positions, floor), name="with the model's positions",
+        go.Bar(x=x, y=np.maximum(result.diff_with_positions, floor), name=t("with the model's positions"),
                marker_color="#d6604d"),
     ])
-    verdict = ("the same vectors, permuted" if result.max_without_positions < 1e-4 else "different vectors")
-    layout = base_layout(f"{plotly_text(result.model_key)}: max diff {result.max_without_positions:.1e} → {verdict}",
-                         height=420)
+    verdict = t("the same vectors, permuted") if result.max_without_positions < 1e-4 else t("different vectors")
+    layout = base_layout(t("{}: max diff {} → {}", plotly_text(result.model_key), f"{result.max_without_positions:.1e}",
+                           verdict), height=420)
     layout["margin"] = dict(l=70, r=10, t=48, b=110)
-    fig.update_layout(layout, barmode="group", yaxis=dict(type="log", title=dict(text="max |h_shuffled − h|")),
+    fig.update_layout(layout, barmode="group", yaxis=dict(type="log", title=dict(text=t("max |h_shuffled − h|"))),
                       xaxis=dict(type="category", tickangle=-45),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
@@ -170,24 +178,26 @@ def order_figure(result: OrderResult) -> go.Figure:
 
 def scaling_figure(result: Scaling) -> go.Figure:
     x = _labels(result.tokens)
-    fig = make_subplots(1, 3, subplot_titles=(f"softmax(QKᵀ/√{result.d_k}): the model", "softmax(QKᵀ): unscaled",
-                                              "per query"), horizontal_spacing=0.07, column_widths=[0.36, 0.36, 0.28])
-    for col, z, name in ((1, result.scaled, "scaled"), (2, result.unscaled, "unscaled")):
+    fig = make_subplots(1, 3, subplot_titles=(t("softmax(QKᵀ/√{}): the model", result.d_k), t("softmax(QKᵀ): unscaled"),
+                                              t("per query")), horizontal_spacing=0.07, column_widths=[0.36, 0.36, 0.28])
+    for col, z, name in ((1, result.scaled, t("scaled")), (2, result.unscaled, t("unscaled"))):
         fig.add_trace(go.Heatmap(z=z, x=x, y=x, colorscale=ATTENTION_SCALE, zmin=0, zmax=1, showscale=col == 2,
                                  colorbar=dict(x=0.7), hovertemplate="%{y} → %{x}: %{z:.3f}<extra>" + name + "</extra>"),
                       row=1, col=col)
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
         fig.update_xaxes(type="category", tickangle=-45, row=1, col=col)
     q = list(range(len(result.tokens)))
-    for y, name, color in ((result.entropy_scaled, "entropy, scaled", "#2166ac"),
-                           (result.entropy_unscaled, "entropy, unscaled", "#d6604d"),
-                           (result.max_scaled, "max weight, scaled", "#92c5de"),
-                           (result.max_unscaled, "max weight, unscaled", "#f4a582")):
+    for y, name, color in ((result.entropy_scaled, t("entropy, scaled"), "#2166ac"),
+                           (result.entropy_unscaled, t("entropy, unscaled"), "#d6604d"),
+                           (result.max_scaled, t("max weight, scaled"), "#92c5de"),
+                           (result.max_unscaled, t("max weight, unscaled"), "#f4a582")):
         fig.add_trace(go.Scatter(x=q, y=y, mode="lines+markers", name=name, line=dict(color=color)), row=1, col=3)
-    fig.update_xaxes(title_text="query position", row=1, col=3)
-    layout = base_layout(f"layer {result.layer}, head {result.head}: mean entropy {result.entropy_scaled.mean():.2f} "
-                         f"nats scaled vs {result.entropy_unscaled.mean():.2f} unscaled; mean max weight "
-                         f"{result.max_scaled.mean():.2f} vs {result.max_unscaled.mean():.2f}", height=480)
+    fig.update_xaxes(title_text=t("query position"), row=1, col=3)
+    layout = base_layout(t("layer {layer}, head {head}: mean entropy {scaled} nats scaled vs {unscaled} unscaled; "
+                           "mean max weight {max_scaled} vs {max_unscaled}", layer=result.layer, head=result.head,
+                           scaled=f"{result.entropy_scaled.mean():.2f}", unscaled=f"{result.entropy_unscaled.mean():.2f}",
+                           max_scaled=f"{result.max_scaled.mean():.2f}", max_unscaled=f"{result.max_unscaled.mean():.2f}"),
+                         height=480)
     layout["margin"] = dict(l=90, r=10, t=70, b=110)
     fig.update_layout(layout, legend=dict(orientation="h", y=-0.25, x=1, xanchor="right"))
     return fig
@@ -195,17 +205,18 @@ def scaling_figure(result: Scaling) -> go.Figure:
 
 def textbook_markdown(numbers: dict) -> str:
     def fmt(values):
-        return "[" + ", ".join("overflow (nan)" if v is None else f"{v:.3f}" for v in values) + "]"
+        return "[" + ", ".join(t("overflow (nan)") if v is None else f"{v:.3f}" for v in values) + "]"
 
     d = numbers["d_k"]
     return "\n".join([
-        f"| scores {numbers['scores']} | softmax |", "|---|---|",
-        f"| exp() directly in float32 | {fmt(numbers['naive_float32'])} |",
-        f"| stable: subtract the max first | {fmt(numbers['stable'])} |",
-        f"| divided by √d_k = √{d} | {fmt(numbers['scaled'])} |",
+        t("| scores {} | softmax |", numbers["scores"]), "|---|---|",
+        t("| exp() directly in float32 | {} |", fmt(numbers["naive_float32"])),
+        t("| stable: subtract the max first | {} |", fmt(numbers["stable"])),
+        t("| divided by √d_k = √{} | {} |", d, fmt(numbers["scaled"])),
         "",
-        f"Random q, k with unit-variance entries in {d} dimensions: q·k has standard deviation "
-        f"**{numbers['dot_std']:.2f}** (≈ √{d} = {d ** 0.5:.0f}); divided by √d_k it is **{numbers['scaled_dot_std']:.2f}**.",
+        t("Random q, k with unit-variance entries in {d} dimensions: q·k has standard deviation **{std}** "
+          "(≈ √{d} = {root}); divided by √d_k it is **{scaled}**.", d=d, std=f"{numbers['dot_std']:.2f}",
+          root=f"{d ** 0.5:.0f}", scaled=f"{numbers['scaled_dot_std']:.2f}"),
     ])
 
 
@@ -217,23 +228,25 @@ def routing_figure(result: Routing, layer: int = 0) -> go.Figure:
     tokens = _labels(result.tokens)
     n = len(tokens)
     weight = np.full((result.experts, n), np.nan, np.float32)
-    for t in range(n):
+    for i in range(n):
         for slot in range(result.top_k):
-            weight[result.chosen[layer, t, slot], t] = result.weights[layer, t, slot]
+            weight[result.chosen[layer, i, slot], i] = result.weights[layer, i, slot]
     attn = result.attention[layer]  # (heads, q, k)
     safe = np.where(attn > 0, attn, 1.0)
     entropy = -(attn * np.log(safe)).sum(-1)  # (heads, q)
     fig = make_subplots(1, 3, column_widths=[0.42, 0.42, 0.16], horizontal_spacing=0.06, subplot_titles=(
-        f"experts: each token uses {result.top_k} of {result.experts}", "attention heads: all work on every token",
-        "tokens per expert"))
-    experts = [f"expert {e}" for e in range(result.experts)]
+        t("experts: each token uses {k} of {experts}", k=result.top_k, experts=result.experts),
+        t("attention heads: all work on every token"), t("tokens per expert")))
+    experts = [t("expert {}", e) for e in range(result.experts)]
     fig.add_trace(go.Heatmap(z=weight, x=tokens, y=experts, colorscale="Oranges", zmin=0, zmax=1, showscale=False,
                              customdata=result.probs[layer].T,
-                             hovertemplate="%{x} → %{y}<br>mixing weight %{z:.3f}<br>router p %{customdata:.3f}<extra></extra>"),
+                             hovertemplate="%{x} → %{y}<br>" + t("mixing weight {}", "%{z:.3f}") + "<br>"
+                             + t("router p {}", "%{customdata:.3f}") + "<extra></extra>"),
                   row=1, col=1)
-    fig.add_trace(go.Heatmap(z=np.ones_like(entropy), x=tokens, y=[f"head {h}" for h in range(attn.shape[0])],
+    fig.add_trace(go.Heatmap(z=np.ones_like(entropy), x=tokens, y=[t("head {}", h) for h in range(attn.shape[0])],
                              colorscale=[[0, "#c6dbef"], [1, "#2166ac"]], showscale=False, customdata=entropy,
-                             hovertemplate="%{x}, %{y}: active<br>attention entropy %{customdata:.2f}<extra></extra>"),
+                             hovertemplate=t("{}, {}: active", "%{x}", "%{y}") + "<br>"
+                             + t("attention entropy {}", "%{customdata:.2f}") + "<extra></extra>"),
                   row=1, col=2)
     fig.add_trace(go.Bar(x=result.load[layer], y=experts, orientation="h", marker_color="#e6550d", showlegend=False),
                   row=1, col=3)
@@ -241,7 +254,7 @@ def routing_figure(result: Routing, layer: int = 0) -> go.Figure:
         fig.update_yaxes(autorange="reversed", row=1, col=col)
     fig.update_xaxes(tickangle=-45, type="category", row=1, col=1)
     fig.update_xaxes(tickangle=-45, type="category", row=1, col=2)
-    layout = base_layout(f"{plotly_text(result.model_key)}, layer {layer}: sparse experts vs dense heads",
+    layout = base_layout(t("{}, layer {}: sparse experts vs dense heads", plotly_text(result.model_key), layer),
                          height=int(220 + 30 * max(result.experts, attn.shape[0])))
     layout["margin"] = dict(l=80, r=10, t=70, b=110)
     fig.update_layout(layout, showlegend=False)

@@ -42,7 +42,7 @@ def rank_lesson_markdown(reports) -> str:
     lines = [t("**Exactly** (no tolerance): a lower-triangular matrix has det = ∏ a[i, i], and softmax "
                "gives every allowed key, the token itself included, a weight > 0.")]
     for name, r in reports:
-        line = f"- **{html.escape(name)}** ({r.kind}, n = {min(r.shape)}): {exact_rank_text(r)}"
+        line = f"- **{html.escape(name)}** ({t(r.kind)}, n = {min(r.shape)}): {exact_rank_text(r)}"
         if r.full_rank_exact.any():
             logs = r.log_det[r.full_rank_exact]
             line += " " + t("(smallest a[i, i] {:.1e}; log det from {:.1f} to {:.1f})",

@@ -29,6 +29,7 @@ from viz import patterns as pat_viz
 from viz.style import plotly_text
 from viz.tables import order_table_markdown, rank_summary_markdown
 from viz.words import ZH, speaking
+from tests.viz.words_check import numbers, same
 
 ROOT = Path(__file__).resolve().parents[2]
 OWNED = ("viz/architecture.py", "viz/patterns.py", "viz/graphs.py", "viz/tables.py", "ui/tabs/architecture.py",
@@ -196,39 +197,15 @@ def test_no_english_is_left_in_chinese(chinese):
     assert left == {}
 
 
-def _numbers(text: str) -> list[str]:
-    text = re.sub(r"&#?\w+;", " ", text)  # an escaped apostrophe is no number
-    return sorted(re.findall(r"\d+(?:[.,]\d+)*", text))
-
-
-def _same(en, zh, path: str):
-    """Every leaf but text equal in both figures; yields (path, English, Chinese) for the texts."""
-    if isinstance(en, dict):
-        assert en.keys() == zh.keys(), path
-        for key in en:
-            yield from _same(en[key], zh[key], f"{path}.{key}")
-    elif isinstance(en, str):
-        assert isinstance(zh, str), path
-        yield path, en, zh
-    elif isinstance(en, np.ndarray) and en.dtype.kind not in "OUS":
-        np.testing.assert_array_equal(en, zh, err_msg=path)
-    elif isinstance(en, (list, tuple, np.ndarray)):
-        assert len(en) == len(zh), path
-        for i, (a, b) in enumerate(zip(en, zh)):
-            yield from _same(a, b, f"{path}[{i}]")
-    else:
-        assert en == zh or (en != en and zh != zh), (path, en, zh)
-
-
-def test_both_languages_carry_the_same_numbers(english, chinese):
+def test_both_languages_carry_the_samenumbers(english, chinese):
     assert english.keys() == chinese.keys()
     translated = 0
     for name in english:
         en, zh = english[name][0], chinese[name][0]
         pairs = [(name, en, zh)] if isinstance(en, str) else \
-            list(_same(en.to_plotly_json(), zh.to_plotly_json(), name))
+            list(same(en.to_plotly_json(), zh.to_plotly_json(), name))
         for path, a, b in pairs:
-            assert _numbers(a) == _numbers(b), (path, a, b)
+            assert numbers(a) == numbers(b), (path, a, b)
             translated += a != b
     assert translated > 200
 

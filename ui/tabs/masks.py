@@ -50,8 +50,8 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Column(elem_id="masks-plots"):
         for title in ROWS:
             with gr.Row():
-                plots.append(gr.Plot(label=f"{title}: mask"))
-                plots.append(gr.Plot(label=f"{title}: attention"))
+                plots.append(gr.Plot(label=L(f"{title}: mask")))
+                plots.append(gr.Plot(label=L(f"{title}: attention")))
     gr.on([show.click, page.on_run(ID).click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
           [page.text, second, prefix, layer, head], [prefix, *plots], api_name="masks_view", **RUNS,
           api_description="Mask and attention figures of the four masking schemes for the text.")
