@@ -5,12 +5,9 @@ tokens untouched; in English every string is what it was; both languages carry t
 
 from __future__ import annotations
 
-import ast
 import copy
 import re
-import string
 from html import escape
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,9 +20,8 @@ from ui.tabs import positions as pos_tab
 from viz import concepts
 from viz.style import plotly_text
 from viz.words import ZH, speaking
-from tests.viz.words_check import numbers, same
+from tests.viz.words_check import fields, language_fixtures, strings, translated_texts
 
-ROOT = Path(__file__).resolve().parents[2]
 TEXT = "The cat sat on the mat because it was tired."
 SECOND = "It slept on the sofa."
 MODELS = {"mini-bert", "mini-gpt", "mini-t5", "mini-mixtral", "mini-llama"}
@@ -60,24 +56,7 @@ def _build(language: str) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def english():
-    return _build("en")
-
-
-@pytest.fixture(scope="module")
-def chinese():
-    return _build("zh")
-
-
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, np.ndarray) and value.dtype.kind not in "OUS":
-        return []
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [s for item in value for s in _strings(item)]
-    return []
+english, chinese = language_fixtures(_build)
 
 
 def _without(text: str, tokens: set[str]) -> str:
@@ -98,11 +77,11 @@ def _read(fig, tokens: set[str]) -> list[str]:
         if trace.type == "heatmap" and trace.colorbar.title.text:
             texts.append(trace.colorbar.title.text)
         texts.append(trace.hovertemplate or "")
-        texts += [_without(s, tokens) for field in ("text", "hovertext") for s in _strings(getattr(trace, field, None))]
+        texts += [_without(s, tokens) for field in ("text", "hovertext") for s in strings(getattr(trace, field, None))]
         if trace.type == "bar" and trace.orientation == "h":
-            texts += _strings(trace.y)  # the experts' names
+            texts += strings(trace.y)  # the experts' names
         if trace.type == "heatmap" and trace.y is not None and not tokens:
-            texts += [s for s in _strings(trace.y) if not re.match(r"\d+ ", s)]  # row names, not token labels
+            texts += [s for s in strings(trace.y) if not re.match(r"\d+ ", s)]  # row names, not token labels
     return texts
 
 
@@ -136,16 +115,8 @@ def test_no_english_is_left_in_chinese(chinese):
     assert left == {}
 
 
-def test_both_languages_carry_the_samenumbers(english, chinese):
-    assert english.keys() == chinese.keys()
-    translated = 0
-    for name in english:
-        en, zh = english[name][0], chinese[name][0]
-        pairs = [(name, en, zh)] if isinstance(en, str) else list(same(en.to_plotly_json(), zh.to_plotly_json(), name))
-        for path, a, b in pairs:
-            assert numbers(a) == numbers(b), (path, a, b)
-            translated += a != b
-    assert translated > 100
+def test_both_languages_carry_the_same_numbers(english, chinese):
+    assert translated_texts(english, chinese) > 100
 
 
 def test_the_english_is_what_it_was(english):
@@ -183,22 +154,8 @@ def test_the_english_is_what_it_was(english):
     assert buckets.layout.annotations[2].text == "learned bias, head 1"
 
 
-def _literal_calls() -> list[tuple[int, str]]:
-    tree = ast.parse((ROOT / "viz/concepts.py").read_text(encoding="utf-8"))
-    return [(node.lineno, node.args[0].value) for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t" and node.args
-            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)]
-
-
-def _fields(text: str) -> list[str]:
-    return sorted(f for _, f, _, _ in string.Formatter().parse(text) if f is not None)
-
-
-def test_every_word_written_in_concepts_has_its_chinese():
-    calls = _literal_calls()
-    assert len(calls) > 50
-    assert [c for c in calls if c[1] not in ZH] == []
-    assert [c for c in calls if _fields(c[1]) != _fields(ZH[c[1]])] == []
+def test_every_word_concepts_translates_by_value_has_its_chinese():
+    """Its t() literals are checked with every other one (tests/viz/test_words.py)."""
     # What viz/concepts.py translates by value: the masked-LM table's row names and actions.
     by_value = ["typed", "model reads", "chosen as", "prediction", "p(original)", "loss",
                 *(w for w in concepts.ACTION_WORDS.values() if not w.startswith("[MASK]"))]

@@ -5,11 +5,8 @@ in English every string is what it was; and both languages carry the same number
 
 from __future__ import annotations
 
-import ast
 import re
-import string
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,12 +26,8 @@ from viz import patterns as pat_viz
 from viz.style import plotly_text
 from viz.tables import order_table_markdown, rank_summary_markdown
 from viz.words import ZH, speaking
-from tests.viz.words_check import numbers, same
+from tests.viz.words_check import fields, language_fixtures, strings, translated_texts
 
-ROOT = Path(__file__).resolve().parents[2]
-OWNED = ("viz/architecture.py", "viz/patterns.py", "viz/graphs.py", "viz/tables.py", "ui/tabs/architecture.py",
-         "ui/tabs/patterns.py", "ui/tabs/graph.py", "ui/tabs/masks.py", "ui/tabs/moe.py", "ui/tabs/order.py",
-         "ui/tabs/objectives.py", "ui/tabs/positions.py")
 TEXT = "The cat sat on the mat because it was tired."
 PAIRS = (("mini-gpt", "mini-llama"), ("mini-bert", "mini-t5"), ("mini-mixtral", "mini-gpt"))
 # Names a Chinese ML lecture says as they are (and symbols of two letters or more).
@@ -125,14 +118,7 @@ def _build(language: str) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def english():
-    return _build("en")
-
-
-@pytest.fixture(scope="module")
-def chinese():
-    return _build("zh")
+english, chinese = language_fixtures(_build)
 
 
 def _ticks(fig) -> set[str]:
@@ -140,16 +126,6 @@ def _ticks(fig) -> set[str]:
     layout = fig.layout.to_plotly_json()
     return {str(tick) for key, axis in layout.items() if key.startswith(("xaxis", "yaxis"))
             for tick in axis.get("ticktext", ()) or ()}
-
-
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, np.ndarray) and value.dtype.kind not in "OUS":
-        return []
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [s for item in value for s in _strings(item)]
-    return []
 
 
 def _read(fig, tokens: set[str]) -> list[str]:
@@ -168,7 +144,7 @@ def _read(fig, tokens: set[str]) -> list[str]:
             texts.append(trace.colorbar.title.text)
         texts.append(trace.hovertemplate or "")
         for field in ("text", "hovertext", "customdata"):
-            texts += [s for s in _strings(getattr(trace, field, None)) if s not in tokens]
+            texts += [s for s in strings(getattr(trace, field, None)) if s not in tokens]
     return texts
 
 
@@ -197,17 +173,8 @@ def test_no_english_is_left_in_chinese(chinese):
     assert left == {}
 
 
-def test_both_languages_carry_the_samenumbers(english, chinese):
-    assert english.keys() == chinese.keys()
-    translated = 0
-    for name in english:
-        en, zh = english[name][0], chinese[name][0]
-        pairs = [(name, en, zh)] if isinstance(en, str) else \
-            list(same(en.to_plotly_json(), zh.to_plotly_json(), name))
-        for path, a, b in pairs:
-            assert numbers(a) == numbers(b), (path, a, b)
-            translated += a != b
-    assert translated > 200
+def test_both_languages_carry_the_same_numbers(english, chinese):
+    assert translated_texts(english, chinese) > 200
 
 
 def test_the_english_is_what_it_was(english):
@@ -291,25 +258,7 @@ def test_mask_titles_are_the_schemes_own_in_english(english):
     assert titles[1::2] == [f"attention L1 H1 · {s.title}" for s in schemes]
 
 
-def _literal_calls() -> list[tuple[str, int, str]]:
-    found = []
-    for name in OWNED:
-        for node in ast.walk(ast.parse((ROOT / name).read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t" and node.args
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-                found.append((name, node.lineno, node.args[0].value))
-    return found
-
-
-def _fields(text: str) -> list[str]:
-    return sorted(f for _, f, _, _ in string.Formatter().parse(text) if f is not None)
-
-
-def test_every_word_written_in_these_files_has_its_chinese():
-    calls = _literal_calls()
-    assert len(calls) > 80
-    assert [c for c in calls if c[2] not in ZH] == []
-    assert [c for c in calls if _fields(c[2]) != _fields(ZH[c[2]])] == []
+# The t() literals of these files are checked with every other one (tests/viz/test_words.py).
 
 
 def test_every_word_that_comes_from_the_models_has_its_chinese():
@@ -327,4 +276,4 @@ def test_every_word_that_comes_from_the_models_has_its_chinese():
     values += [re.sub(r"^(encoder|decoder) | \(tied to the token embeddings\)$", "", p.name) for p in parts]
     values += [s.title for s in taxonomy(TEXT, masks_tab.SHORT_SENTENCE, 2).schemes if s.name != "prefix_lm"]
     assert sorted({v for v in values if v not in ZH}) == []
-    assert [w for _, w in arch_viz.PHRASES if _fields(w) != _fields(ZH[w])] == []
+    assert [w for _, w in arch_viz.PHRASES if fields(w) != fields(ZH[w])] == []
