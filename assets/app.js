@@ -85,9 +85,9 @@
   };
   const query = new URLSearchParams(location.search);
   const startLang = query.get("lang") || localStorage.getItem("triptych-lang");
-  const browserLang = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
-  tellServer(startLang ? (startLang.startsWith("zh") ? "zh" : "en") : browserLang);
-  if (startLang) setLanguage(startLang.startsWith("zh") ? "zh" : "en", false);
+  const code = (lang) => (String(lang).toLowerCase().startsWith("zh") ? "zh" : "en");
+  tellServer(code(startLang || navigator.language || "en"));
+  if (startLang) setLanguage(code(startLang), false);
 
   // 4. Lecture mode (large type, controls folded away) and the controls switch inside it. The
   //    figures' own text grows with the page's (Plotly sizes it in the figure, not in CSS).

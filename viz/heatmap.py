@@ -28,8 +28,8 @@ def kind_title(kind: str) -> str:
 
 def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
     """(query, key, 2) labels for hover text."""
-    q = np.asarray([plotly_text(t) for t in query], dtype=object)[:, None]
-    k = np.asarray([plotly_text(t) for t in key], dtype=object)[None, :]
+    q = np.asarray([plotly_text(token) for token in query], dtype=object)[:, None]
+    k = np.asarray([plotly_text(token) for token in key], dtype=object)[None, :]
     return np.stack(np.broadcast_arrays(q, k), axis=-1)
 
 

@@ -31,7 +31,7 @@ def tokens_html(tokens: tuple[str, ...], special=None, label: str = "", unfamili
     the model cannot really read (unknown, byte pieces, rarely trained) framed in dashed red."""
     special = [False] * len(tokens) if special is None else list(special)
     unfamiliar = [False] * len(tokens) if unfamiliar is None else list(unfamiliar)
-    chips = "".join(_chip(i, t, bool(sp), bool(u)) for i, (t, sp, u) in enumerate(zip(tokens, special, unfamiliar)))
+    chips = "".join(_chip(i, token, bool(sp), bool(u)) for i, (token, sp, u) in enumerate(zip(tokens, special, unfamiliar)))
     head = f"<b translate=\"no\">{escape(label)}</b> " + t("({} tokens)", len(tokens)) + " " if label else ""
     return f'<div class="tokens">{head}{chips}</div>'
 
