@@ -106,8 +106,9 @@ def mask_tokens(tok, ids: torch.Tensor, attention: torch.Tensor, gen: torch.Gene
     return inputs, labels
 
 
-def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iterator[dict]:
-    """Translation both ways (with task prefixes) and span corruption on single sentences."""
+def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random, tokens: int | None = None) -> Iterator[dict]:
+    """Translation both ways (with task prefixes) and span corruption on single sentences:
+    `batch_size` random examples, or with `tokens` examples grouped by length (`grouped`)."""
     zh = _encode(tok, [p.zh.text for p in pairs])
     en = _encode(tok, [p.en.text for p in pairs])
     # Prefix and sentence are tokenized together, exactly as a user's input will be.
@@ -125,17 +126,52 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> Iter
             return en_source[i] + [eos], zh[i] + [eos]
         return span_corrupt((zh if rng.random() < 0.5 else en)[i], sentinels, rng, eos)
 
+    def batch(examples) -> dict:
+        sources, targets = zip(*examples)
+        return {"input_ids": _pad(list(sources), tok.pad_token_id),
+                "attention_mask": _pad([[1] * len(s) for s in sources], 0),
+                "labels": _pad(list(targets), -100)}
+
+    if not tokens:
+        while True:
+            yield batch([draw() for _ in range(batch_size)])
     while True:
-        sources, targets = zip(*(draw() for _ in range(batch_size)))
-        yield {"input_ids": _pad(list(sources), tok.pad_token_id),
-               "attention_mask": _pad([[1] * len(s) for s in sources], 0),
-               "labels": _pad(list(targets), -100)}
+        yield from (batch(group) for group in grouped([draw() for _ in range(batch_size * POOL)], tokens, rng))
 
 
-def batches(family: str, tok, pairs, stories, batch_size: int, seed: int) -> Iterator[dict]:
+# Batches drawn at once and grouped by length when batches have a token budget.
+POOL = 32
+
+
+def grouped(examples: list[tuple], tokens: int, rng: random.Random) -> list[list[tuple]]:
+    """(source, target) examples cut into batches of similar lengths, each at most `tokens` padded
+    source + target tokens, in random order.
+
+    A batch of long sentences holds fewer examples than one of short phrases, so every real token
+    weighs about the same, as in a random batch, while padding falls from about half the tokens
+    to a few per cent (docs/decisions.md)."""
+    examples = sorted(examples, key=lambda e: (len(e[0]), len(e[1])))
+    out: list[list[tuple]] = []
+    group: list[tuple] = []
+    source = target = 0
+    for example in examples:
+        s, t = max(source, len(example[0])), max(target, len(example[1]))
+        if group and (len(group) + 1) * (s + t) > tokens:
+            out.append(group)
+            group, s, t = [], len(example[0]), len(example[1])
+        group.append(example)
+        source, target = s, t
+    out.append(group)
+    rng.shuffle(out)
+    return out
+
+
+def batches(family: str, tok, pairs, stories, batch_size: int, seed: int, tokens: int | None = None) -> Iterator[dict]:
+    """The family's training batches; `tokens` (T5 only) gives batches a padded-token budget
+    instead of a fixed number of examples."""
     rng = random.Random(seed)
     if family == "encoder":
         return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed))
     if family == "decoder":
         return causal_batches(tok, pairs, stories, batch_size, rng)
-    return t5_batches(tok, pairs, stories, batch_size, rng)
+    return t5_batches(tok, pairs, stories, batch_size, rng, tokens)

@@ -24,6 +24,7 @@ class Recipe:
     width: int = 192
     pairs: int = 300_000
     stories: int = 40_000
+    tokens: int | None = None  # a padded-token budget per batch instead of batch_size examples (T5)
 
 
 # Vocabulary sizes hold the 3,755 common hanzi (training/build_tokenizers.py) plus about as many

@@ -168,7 +168,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         tok = recipe.tokenizer(tokenizer_texts(pairs, stories), recipe.vocab_size)
     model = build_model(name, tok)
     model.train()
-    data = batches(recipe.family, tok, pairs, stories, recipe.batch_size, seed)
+    data = batches(recipe.family, tok, pairs, stories, recipe.batch_size, seed, recipe.tokens)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(steps))
     losses = []
@@ -194,6 +194,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         "parameters": sum(p.numel() for p in model.parameters()),
         "steps": steps,
         "batch_size": recipe.batch_size,
+        "batch_tokens": recipe.tokens,
         "seed": seed,
         "train_pairs": recipe.pairs,
         "train_stories": recipe.stories,

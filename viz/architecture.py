@@ -62,6 +62,8 @@ PHRASES = tuple((re.compile(pattern), words) for pattern, words in (
 ))
 # Rows whose values are model text or numbers, shown as they are.
 VERBATIM_FEATURES = ("class", "parameters", "width", "vocabulary")
+# A class name (LlamaRMSNorm, GPT2LMHeadModel): shown as code in the tables, in every language.
+CLASS_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9]*[a-z0-9][A-Z][A-Za-z0-9]*\b")
 TIED = re.compile(r"(?P<part>.+) \(tied to the token embeddings\)")
 OWN_PART = re.compile(r"(?P<stack>encoder|decoder) (?P<part>position embeddings|embedding norm|final norm)")
 
@@ -274,7 +276,7 @@ def parts_table_markdown(arch: Architecture) -> str:
         seen[(p.name, where)] = seen.get((p.name, where), 0) + p.parameters
     for (name, where), count in seen.items():
         lines.append(f"| {escape(part_words(name))} | {where} | {count:,} | {count / arch.parameters:.1%} |")
-    lines.append(f"| **{t('total')}** {t('(= sum of p.numel())')} | | **{arch.parameters:,}** | 100% |")
+    lines.append(f"| **{t('total')}** {t('(= sum of `p.numel()`)')} | | **{arch.parameters:,}** | 100% |")
     return "\n".join(lines)
 
 
@@ -284,5 +286,8 @@ def comparison_markdown(a: Architecture, b: Architecture, rows: list[tuple[str, 
     for name, left, right, differs in rows:
         words = t(name)
         mark = "**≠ " + words + "**" if differs else words
-        lines.append(f"| {mark} | {escape(feature_words(name, left))} | {escape(feature_words(name, right))} |")
+        cells = [escape(feature_words(name, value)) for value in (left, right)]
+        if name in ("class", "norm"):
+            cells = [CLASS_NAME.sub(lambda m: f"`{m[0]}`", cell) for cell in cells]
+        lines.append(f"| {mark} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)

@@ -23,8 +23,11 @@ def _labels(tokens) -> list[str]:
     return [f"{i} {plotly_text(token)}" for i, token in enumerate(tokens)]
 
 
-def _cell(text: str, color: str = "#fff", title: str = "") -> str:
-    return f'<td style="background:{color};padding:3px 6px;border:1px solid #ccc" title="{escape(title)}">{escape(text)}</td>'
+def _cell(text: str, color: str = "#fff", title: str = "", token: bool = False) -> str:
+    """A table cell; a token's cell is model text, which no page translation may touch."""
+    keep = ' translate="no"' if token else ""
+    return (f'<td{keep} style="background:{color};padding:3px 6px;border:1px solid #ccc" title="{escape(title)}">'
+            f"{escape(text)}</td>")
 
 
 def masked_lm_html(result: MaskedLM) -> str:
@@ -32,12 +35,13 @@ def masked_lm_html(result: MaskedLM) -> str:
     rows = {"typed": [], "model reads": [], "chosen as": [], "prediction": [], "p(original)": [], "loss": []}
     for i, token in enumerate(result.tokens):
         color = ACTION_COLORS[result.action[i]]
-        rows["typed"].append(_cell(token))
-        rows["model reads"].append(_cell(result.inputs[i], color))
+        rows["typed"].append(_cell(token, token=True))
+        rows["model reads"].append(_cell(result.inputs[i], color, token=True))
         action = result.action[i]
         rows["chosen as"].append(_cell(t(ACTION_WORDS[action]) if action in ACTION_WORDS else "", color))
         hit = result.action[i] and result.predicted[i] == token
-        rows["prediction"].append(_cell(result.predicted[i], "#c7e9c0" if hit else color if result.action[i] else "#fff"))
+        rows["prediction"].append(_cell(result.predicted[i], "#c7e9c0" if hit else color if result.action[i] else "#fff",
+                                         token=True))
         rows["p(original)"].append(_cell("" if np.isnan(result.prob_original[i]) else f"{result.prob_original[i]:.3f}"))
         rows["loss"].append(_cell("" if np.isnan(result.loss[i]) else f"{result.loss[i]:.3f}"))
     # The rows are keyed by their English names; the header cell says them in the reader's language.
@@ -73,11 +77,11 @@ def next_token_figure(result: NextToken) -> go.Figure:
 
 def span_html(result: SpanCorruption) -> str:
     """The sentence with its dropped spans struck out, the encoder input and the decoder target."""
-    typed = "".join(f'<span style="{"text-decoration:line-through;background:#fcbba1" if d else ""}">{escape(token)} </span>'
+    typed = "".join(f'<span translate="no" style="{"text-decoration:line-through;background:#fcbba1" if d else ""}">{escape(token)} </span>'
                     for token, d in zip(result.tokens, result.dropped))
 
     def row(tokens):
-        return "".join(f'<span style="{"background:#dadaeb;font-weight:bold" if token.startswith("<extra_id") else ""};'
+        return "".join(f'<span translate="no" style="{"background:#dadaeb;font-weight:bold" if token.startswith("<extra_id") else ""};'
                        f'padding:0 2px">{escape(token)}</span> ' for token in tokens)
 
     return (f'<div class="objective" style="font-size:16px;line-height:2"><div><b>{t("sentence:")}</b> {typed}</div>'

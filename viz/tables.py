@@ -53,7 +53,7 @@ def rank_lesson_markdown(reports) -> str:
         n = min(r.shape)
         smallest = float((r.singular_values[..., -1] / np.maximum(r.singular_values[..., 0], 1e-300)).min())
         line = f"- **{html.escape(name)}**: " + t(
-            "{} of {} heads full rank at float32 precision (σmin > n·ε·σ1 = {:.1e} σ1, numpy's matrix_rank "
+            "{} of {} heads full rank at float32 precision (σmin > n·ε·σ1 = {:.1e} σ1, numpy's `matrix_rank` "
             "default); smallest σmin / σ1 = {:.1e}.", int((r.float_rank == n).sum()), r.rank.size,
             r.float_tolerance, smallest)
         # Rounding can hide what the diagonal proves: say so rather than let the two counts clash.
@@ -70,6 +70,6 @@ def order_table_markdown(results) -> str:
     lines = [f"| {t('model')} | {t('shuffled')} | {t('max difference, positions removed')} | {t('with positions')} |",
              "|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | {html.escape(' '.join(r.shuffled))} | "
+        lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | <span translate='no'>{html.escape(' '.join(r.shuffled))}</span> | "
                      f"**{r.max_without_positions:.2e}** | {r.max_with_positions:.2e} |")
     return "\n".join(lines)

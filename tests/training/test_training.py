@@ -1,6 +1,7 @@
 """A few training steps of every recipe: the code path of `python -m training.train`, kept tiny."""
 
 import hashlib
+import random
 
 import numpy as np
 import pytest
@@ -131,3 +132,47 @@ def test_pretraining_loss_equals_bert_for_pretraining_loss():
         assert torch.allclose(train.pretraining_loss(model, batch), reference, atol=1e-5)
     assert with_nsp == {True, False}
 
+
+
+def test_token_budget_batches_hold_every_example_once_within_the_budget():
+    rng = random.Random(0)
+    # Sources and targets of similar lengths, as a sentence and its translation are.
+    lengths = [rng.randint(1, 40) for _ in range(600)]
+    examples = [([1] * n, [2] * max(1, n + rng.randint(-3, 3))) for n in lengths]
+    groups = batches.grouped(examples, 400, random.Random(1))
+
+    def padded(group):
+        return len(group) * (max(len(s) for s, _ in group) + max(len(t) for _, t in group))
+
+    assert sorted(map(str, sum(groups, []))) == sorted(map(str, examples))
+    assert all(padded(g) <= 400 for g in groups)
+    # Grouped by length, padding falls far below a random batch's (about half its tokens here).
+    real = sum(len(s) + len(t) for s, t in examples)
+    assert real / sum(padded(g) for g in groups) > 0.8
+    firsts = [len(g[0][0]) for g in groups]
+    assert firsts != sorted(firsts)  # the batches come in random order, not short to long
+
+
+def test_t5_batches_with_a_token_budget_fill_it_with_more_examples():
+    import random
+
+    from training import build_tokenizers, corpus
+
+    pairs, stories = corpus.pairs(2000, 0), corpus.stories(10, 0)
+    tok = build_tokenizers.build_sentencepiece_unigram(batches.tokenizer_texts(pairs, stories), 800)
+    fixed = batches.t5_batches(tok, pairs, stories, 64, random.Random(0))
+    budget = batches.t5_batches(tok, pairs, stories, 64, random.Random(0), tokens=1500)
+    sizes, real = [], []
+    for _ in range(40):
+        batch = next(budget)
+        sources, labels = batch["input_ids"], batch["labels"]
+        assert sources.numel() + labels.numel() <= 1500
+        assert (sources[batch["attention_mask"] == 0] == tok.pad_token_id).all()
+        # Every target ends in </s> at its last real position.
+        last = (labels != -100).sum(1) - 1
+        assert (labels[torch.arange(len(labels)), last] == tok.eos_token_id).all()
+        sizes.append(len(sources))
+        real.append((int(batch["attention_mask"].sum()) + int((labels != -100).sum())) / (sources.numel() + labels.numel()))
+    plain = next(fixed)
+    assert len(plain["input_ids"]) == 64
+    assert min(sizes) < max(sizes) and np.mean(real) > 0.7

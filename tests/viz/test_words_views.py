@@ -185,13 +185,14 @@ def test_the_english_is_what_it_was(english):
     assert "| **≠ positions** | learned absolute | RoPE (base 10000) |" in gpt_llama
     assert "| output heads | LM head (tied to the token embeddings) | LM head (tied to the token embeddings) |" in gpt_llama
     assert "| **≠ layers** | encoder 4 | encoder 2, decoder 2 |" in english["architecture mini-bert mini-t5 diff"][0]
+    assert "| **≠ class** | `GPT2LMHeadModel` | `LlamaForCausalLM` |" in gpt_llama
     assert "| **≠ feed-forward** | mixture of 8 experts, top-2 per token | dense (width 768) |" in \
         english["architecture mini-mixtral mini-gpt diff"][0]
     parts = english["architecture mini-bert mini-t5 parts-b"][0].splitlines()
     assert parts[0] == "| part | where | parameters | share |"
     assert "| encoder final norm | outside the blocks | 128 | 0.0% |" in parts
     assert "| cross-attention | decoder blocks | 131,072 | 7.2% |" in parts
-    assert parts[-1] == "| **total** (= sum of p.numel()) | | **1,812,224** | 100% |"
+    assert parts[-1] == "| **total** (= sum of `p.numel()`) | | **1,812,224** | 100% |"
     # Every feature value and part name of every model, hand-made ones included, passes unchanged.
     for arch in [describe(key) for key in ("mini-bert", "mini-gpt", "mini-llama", "mini-t5", "mini-mixtral")] + \
             [_rare(describe("mini-llama"))]:
@@ -243,7 +244,7 @@ def test_the_english_is_what_it_was(english):
     assert flow.data[1].hovertemplate == "%{x}<br>flow %{y:.4f} (max flow %{customdata:.4f})<extra></extra>"
     assert flow.layout.title.text == "Mini GPT-2 (embedded) · which input tokens reach position 11 (.) through every layer"
     assert english["order"][0].splitlines()[0] == "| model | shuffled | max difference, positions removed | with positions |"
-    assert english["order"][0].splitlines()[2].startswith("| mini-bert (encoder) | [CLS] ")
+    assert english["order"][0].splitlines()[2].startswith("| mini-bert (encoder) | <span translate='no'>[CLS] ")
     assert [english[f"positions {i}"][0].layout.title.text for i in range(3)] == [
         "sinusoidal: PE(p, 2i) = sin(p / 10000^(2i/64)), PE(p, 2i+1) = cos(…)",
         "mini-bert: learned position embeddings", "mini-gpt: learned position embeddings"]
