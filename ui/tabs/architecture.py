@@ -36,10 +36,10 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         fig_a = gr.Plot(label=L("Model A"), elem_id="arch-plot-a")
         fig_b = gr.Plot(label=L("Model B"), elem_id="arch-plot-b")
-    with gr.Row():
+    with gr.Row(elem_id="arch-parts"):
         parts_a = gr.Markdown(elem_id="arch-parts-a")
         parts_b = gr.Markdown(elem_id="arch-parts-b")
-    with gr.Accordion(L("Printed module trees"), open=False):
+    with gr.Accordion(L("Printed module trees"), open=False, elem_id="arch-trees"):
         with gr.Row():
             tree_a = gr.Code(language=None, label=L("Model A"), elem_id="arch-tree-a")
             tree_b = gr.Code(language=None, label=L("Model B"), elem_id="arch-tree-b")

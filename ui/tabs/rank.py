@@ -45,10 +45,10 @@ def build(page: Page, tab: gr.Tab) -> None:
         layer, head = index_slider("Layer (spectrum)", "rank-layer"), index_slider("Head (spectrum)", "rank-head")
         go = gr.Button(L("Compute rank"), variant="primary", elem_id="rank-run")
     summary = gr.Markdown(elem_id="rank-summary")
-    with gr.Row():
+    with gr.Row(elem_id="rank-maps"):
         map_enc = gr.Plot(label=L("Rank, bidirectional"), elem_id="rank-map-enc")
         map_dec = gr.Plot(label=L("Rank, causal"), elem_id="rank-map-dec")
-    with gr.Row():
+    with gr.Row(elem_id="rank-effs"):
         eff_enc = gr.Plot(label=L("Effective rank, bidirectional"), elem_id="rank-eff-enc")
         eff_dec = gr.Plot(label=L("Effective rank, causal"), elem_id="rank-eff-dec")
     spectrum = gr.Plot(label=L("Singular values of one head"), elem_id="rank-spectrum")
