@@ -13,6 +13,7 @@ the same machine, because absolute times on shared machines are noise:
 - every public endpoint's latency through gradio_client on base-sized models at 16-512 tokens,
   against the bare forward pass (benchmarks/latency.py);
 - the page in Chromium: Run pressed 30 times, with Gradio's run history on (its default) vs off;
+  and a sentence typed before each Run: requests sent and time to draw, against the four API calls;
 - a bounded load test: 50 gradio_client sessions x 10 mixed requests x 3 rounds on loopback, and
   six rounds past the session capacity.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.drawing import bertviz_cost, overview_cost, page_runs
+from benchmarks.drawing import bertviz_cost, overview_cost, page_runs, typed_runs
 from benchmarks.latency import ms, timed
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -269,6 +270,10 @@ def main() -> None:
         "## The page over a lecture: Run pressed 30 times",
         "",
         *page_runs(),
+        "",
+        "## Typing, then Run: one request per column",
+        "",
+        *typed_runs(),
         "",
         "## Bad input",
         "",
