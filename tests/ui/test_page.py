@@ -260,3 +260,17 @@ def test_every_component_is_drawn_by_one_of_gradios_own_frontends():
              if isinstance(b, core.Component) and type(b).__module__ != "gradio.components.api_component"}
     assert {"IndexSlider", "Slider", "Radio", "Dropdown", "Number", "Examples"} <= set(drawn)
     assert {k: v for k, v in drawn.items() if v not in names} == {}
+
+
+def test_graph_export_after_a_link_picked_an_encoder_uses_its_kind(demo):
+    """A link that sets graph-model=mini-bert leaves the kind radio at "decoder" until the view
+    runs; the export answers for the encoder's own kind, as the view would draw it."""
+    linked = links.linked_components(demo)
+    ids = [c.elem_id for c in linked]
+    values = [c.value for c in linked]
+    values[ids.index("graph-model")] = "mini-bert"
+    values[ids.index("graph-kind")] = "decoder"
+    paths = export_view("graph", linked, *values)
+    data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
+    expected = api.api_attention_flow("mini-bert", EXAMPLE_TEXT, -1, "encoder")
+    np.testing.assert_allclose(data["rollout"], expected["rollout"], rtol=1e-6)

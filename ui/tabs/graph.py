@@ -45,4 +45,7 @@ def build(page: Page, tab: gr.Tab) -> None:
 
 
 def numbers(values: dict, text: str) -> dict:
-    return api_attention_flow(values["graph-model"], text, int(values["graph-position"]), values["graph-kind"] or "")
+    # As the view does: a kind the model lacks (a link that picked another model first) gives its first.
+    kinds = analysis.self_attention_kinds(traces.run_trace(values["graph-model"], text))
+    kind = values["graph-kind"] if values["graph-kind"] in kinds else kinds[0]
+    return api_attention_flow(values["graph-model"], text, int(values["graph-position"]), kind)
