@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from models.results import Architecture
 from viz.style import base_layout, plotly_text
-from viz.words import t
+from viz.words import model_words, t
 
 GROUP_COLORS = {
     "input": "#f0f0f0", "embeddings": "#fdd49e", "norm": "#d9f0d3", "attention": "#c6dbef",
@@ -257,7 +257,7 @@ def architecture_figure(arch: Architecture, marked: tuple[str, ...] = ()) -> go.
         fig.add_annotation(x=x - 1.35, y=end + 0.45, text=f"<b>× {blocks}</b> {blocks_text}", showarrow=False,
                            xanchor="left", yanchor="top", font=dict(size=13))
     height = int(140 + 46 * (max(d["y"] for d in data) + 1))
-    title = t("{model}: {cls}, {count} parameters", model=plotly_text(arch.model_name), cls=arch.model_class,
+    title = t("{model}: {cls}, {count} parameters", model=plotly_text(model_words(arch.model_name)), cls=arch.model_class,
               count=f"{arch.parameters:,}")
     layout = base_layout(title, height=height)
     layout["margin"] = dict(l=10, r=10, t=48, b=10)
@@ -282,7 +282,7 @@ def parts_table_markdown(arch: Architecture) -> str:
 
 def comparison_markdown(a: Architecture, b: Architecture, rows: list[tuple[str, str, str, bool]]) -> str:
     """The feature rows side by side, differing rows marked ≠ and bold."""
-    lines = [f"| | {escape(a.model_name)} | {escape(b.model_name)} |", "|---|---|---|"]
+    lines = [f"| | {escape(model_words(a.model_name))} | {escape(model_words(b.model_name))} |", "|---|---|---|"]
     for name, left, right, differs in rows:
         words = t(name)
         mark = "**≠ " + words + "**" if differs else words

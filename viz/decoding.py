@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from models.results import BeamTree, Decoding, MaskFill, Step
 from viz.style import base_layout, plotly_text
-from viz.words import t
+from viz.words import model_words, t
 
 # In English, as the keys of their Chinese: a figure names them through t() when it is drawn.
 STAGE_LABELS = ("raw softmax", "after temperature", "after top-k", "after top-p", "final (renormalised)")
@@ -203,7 +203,7 @@ def kv_table_markdown(rows: list[dict]) -> str:
     for name, context in keys:
         chosen = {r["bits"]: r for r in rows if r["model"] == name and r["context"] == context}
         first = chosen[bits[0]]
-        lines.append(f"| {escape(name)} ({first['layers']}, {first['kv_heads']}, {first['head_dim']}) | {context:,} | "
+        lines.append(f"| {escape(model_words(name))} ({first['layers']}, {first['kv_heads']}, {first['head_dim']}) | {context:,} | "
                      + " | ".join(_cell(chosen[b]) for b in bits) + " |")
     return "\n".join(lines)
 

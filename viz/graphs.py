@@ -15,7 +15,7 @@ from models.analysis import Importance
 from models.data import AttentionSet
 from viz.heatmap import check_head, kind_title
 from viz.style import base_layout, plotly_text
-from viz.words import t
+from viz.words import model_words, t
 
 BACKWARD_COLOR = "#2166ac"
 FORWARD_COLOR = "#d6604d"
@@ -119,7 +119,7 @@ def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
                hovertemplate="%{x}<br>" + t("flow {} (max flow {})", "%{y:.4f}", "%{customdata:.4f}")
                + "<extra></extra>"),
     ])
-    title = (f"{model_name + ' · ' if model_name else ''}"
+    title = (f"{model_words(model_name) + ' · ' if model_name else ''}"
              + t("which input tokens reach position {position} ({token}) through every layer",
                  position=result.position, token=plotly_text(result.tokens[result.position])))
     layout = base_layout(title, height=420)

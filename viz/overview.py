@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from models.data import AttentionSet
 from viz.heatmap import kind_title
 from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text
-from viz.words import t
+from viz.words import model_words, t
 
 
 MAX_TILE = 64
@@ -92,7 +92,7 @@ def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
     )
     q, k = len(rows), len(cols)
     size = int(min(1100, max(420, 28 * max(layers, heads) + 3 * max(q, k) * max(layers, heads) // 2)))
-    title = (model_name + " · " if model_name else "") + t("{kind}: all {layers} x {heads} heads",
+    title = (model_words(model_name) + " · " if model_name else "") + t("{kind}: all {layers} x {heads} heads",
                                                          kind=kind_title(attn.kind), layers=layers, heads=heads)
     if pooled:
         title += t(" (blocks of {rows} x {cols} tokens, largest weight)", rows=rows[0][1], cols=cols[0][1])

@@ -12,7 +12,7 @@ from models.analysis import LABEL_HELP, LABELS, HeadPatterns, RankReport
 from viz.heatmap import kind_title
 from viz.style import base_layout
 from viz.tables import exact_rank_text
-from viz.words import t
+from viz.words import model_words, t
 
 LABEL_COLORS = {
     "diagonal": "#7b3294",
@@ -78,7 +78,7 @@ def pattern_map(patterns: HeadPatterns, model_name: str = "") -> go.Figure:
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers",
                                      name=t("{label}: {meaning}", label=names[name], meaning=meanings[name]),
                                      marker=dict(size=12, color=LABEL_COLORS[name], symbol="square")))
-    title = f"{model_name + ' · ' if model_name else ''}" + t("head patterns, {kind}", kind=kind_title(patterns.kind))
+    title = f"{model_words(model_name) + ' · ' if model_name else ''}" + t("head patterns, {kind}", kind=kind_title(patterns.kind))
     _grid_layout(fig, title, layers, heads)
     fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3, yanchor="top", font=dict(size=12)),
                       height=fig.layout.height + 90, margin=dict(b=140))
@@ -106,7 +106,7 @@ def rank_map(report: RankReport, model_name: str = "") -> go.Figure:
                        + "<br>%{customdata[5]}<extra></extra>"),
         colorbar=dict(title=dict(text=t("rank / n")), thickness=14), name="rank",
     ))
-    title = (f"{model_name + ' · ' if model_name else ''}"
+    title = (f"{model_words(model_name) + ' · ' if model_name else ''}"
              + t("numerical rank, {kind} (n = {n})", kind=kind_title(report.kind), n=full))
     _grid_layout(fig, title, layers, heads)
     # The exact argument sits apart from the numerical rank the cells show: it needs no tolerance.
@@ -132,7 +132,7 @@ def effective_rank_map(report: RankReport, model_name: str = "") -> go.Figure:
         hovertemplate=_where() + "<br>" + t("effective rank {} of {}", "%{z:.3f}", full) + "<extra></extra>",
         colorbar=dict(title=dict(text=t("eff. rank")), thickness=14), name="effective rank",
     ))
-    title = f"{model_name + ' · ' if model_name else ''}" + t("effective rank (exp of singular-value entropy)")
+    title = f"{model_words(model_name) + ' · ' if model_name else ''}" + t("effective rank (exp of singular-value entropy)")
     _grid_layout(fig, title, layers, heads)
     return fig
 

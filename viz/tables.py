@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from viz.words import t
+from viz.words import model_words, t
 
 
 def rank_summary_markdown(reports) -> str:
@@ -16,7 +16,7 @@ def rank_summary_markdown(reports) -> str:
     for name, r in reports:
         n = min(r.shape)
         full = int((r.rank == n).sum())
-        lines.append(f"- **{html.escape(name)}** ({t(r.kind)}, n = {n}): " + t(
+        lines.append(f"- **{html.escape(model_words(name))}** ({t(r.kind)}, n = {n}): " + t(
             "{full} of {heads} heads full rank at tolerance {tolerance}; mean effective rank {effective}; smallest "
             "diagonal weight {diagonal}.", full=full, heads=r.rank.size, tolerance=f"{r.tolerance:.0e}",
             effective=f"{r.effective_rank.mean():.1f}", diagonal=f"{r.min_diagonal.min():.1e}"))
@@ -42,7 +42,7 @@ def rank_lesson_markdown(reports) -> str:
     lines = [t("**Exactly** (no tolerance): a lower-triangular matrix has det = ∏ a[i, i], and softmax "
                "gives every allowed key, the token itself included, a weight > 0.")]
     for name, r in reports:
-        line = f"- **{html.escape(name)}** ({t(r.kind)}, n = {min(r.shape)}): {exact_rank_text(r)}"
+        line = f"- **{html.escape(model_words(name))}** ({t(r.kind)}, n = {min(r.shape)}): {exact_rank_text(r)}"
         if r.full_rank_exact.any():
             logs = r.log_det[r.full_rank_exact]
             line += " " + t("(smallest a[i, i] {:.1e}; log det from {:.1f} to {:.1f})",
@@ -52,7 +52,7 @@ def rank_lesson_markdown(reports) -> str:
     for name, r in reports:
         n = min(r.shape)
         smallest = float((r.singular_values[..., -1] / np.maximum(r.singular_values[..., 0], 1e-300)).min())
-        line = f"- **{html.escape(name)}**: " + t(
+        line = f"- **{html.escape(model_words(name))}**: " + t(
             "{} of {} heads full rank at float32 precision (σmin > n·ε·σ1 = {:.1e} σ1, numpy's `matrix_rank` "
             "default); smallest σmin / σ1 = {:.1e}.", int((r.float_rank == n).sum()), r.rank.size,
             r.float_tolerance, smallest)

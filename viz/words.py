@@ -36,6 +36,12 @@ def t(english: str, *fields: object, **named: object) -> str:
     return text.format(*fields, **named) if fields or named else text
 
 
+def model_words(name: str) -> str:
+    """A model's display name in the reader's language: the embedded models' names have their
+    Chinese; any other name (a Hub id, a folder) is model text and stays as it is."""
+    return ZH.get(name, name) if LANGUAGE.get() == "zh" else name
+
+
 @contextmanager
 def speaking(language: str):
     """Draw in `language` ("en" or "zh") for the duration of the block."""

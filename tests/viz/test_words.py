@@ -46,3 +46,12 @@ def test_every_figure_word_has_its_chinese_with_the_same_fields():
     assert missing == []
     fields = lambda text: sorted(f for _, f, _, _ in string.Formatter().parse(text) if f is not None)  # noqa: E731
     assert [c for c in calls if fields(c[2]) != fields(words.ZH[c[2]])] == []
+
+
+def test_embedded_model_names_are_written_in_chinese_and_other_names_kept():
+    from viz.words import model_words
+
+    assert model_words("Mini GPT-2 (embedded)") == "Mini GPT-2 (embedded)"
+    with speaking("zh"):
+        assert model_words("Mini GPT-2 (embedded)") == "Mini GPT-2（内置）"
+        assert model_words("openai-community/gpt2") == "openai-community/gpt2"

@@ -85,6 +85,7 @@ def model_text(runs) -> list[str]:
     never translated, so taken out before looking for English."""
     found = set(registry.resolve(key).name for key in ("mini-gpt", "mini-t5", "mini-llama", "mini-bert"))
     found |= set(KV_CONFIGS) | {r["model"] for r in runs["rows"]}
+    found |= {ZH.get(name, name) for name in found}  # the embedded models' names as a Chinese page writes them
     for key, result in runs.items():
         if key in ("fills", "rows"):
             continue

@@ -149,6 +149,7 @@ def _read(fig, tokens: set[str]) -> list[str]:
 
 
 def _english_left(text: str, names: set[str]) -> list[str]:
+    names = names | {ZH.get(name, name) for name in names}  # the embedded models' names in Chinese
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, " ")
     for formula in FORMULAS:
