@@ -29,6 +29,11 @@ def setting(name: str, default: float, minimum: float = 1, kind=int):
         return kind(default)
 
 
+def flag(name: str) -> bool:
+    """A switch from the environment: on for 1, true, yes or on (any case), off otherwise."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def request_seconds() -> float:
     try:
         value = float(os.environ.get(REQUEST_SECONDS_ENV, "30"))

@@ -26,7 +26,7 @@ import transformers
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from models.familiarity import read_counts
-from models.limits import setting
+from models.limits import flag, setting
 from models.registry import FAMILIES, ModelSpec, resolve
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,7 @@ def _model_class(config, family: str):
 def _offline() -> bool:
     from huggingface_hub import constants
 
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    return env or bool(constants.HF_HUB_OFFLINE)
+    return flag("HF_HUB_OFFLINE") or bool(constants.HF_HUB_OFFLINE)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -262,7 +261,7 @@ class ModelCache:
     """
 
     def __init__(self, size: int | None = None):
-        self.size = max(1, int(size or os.environ.get(CACHE_ENV, "6")))
+        self.size = max(1, int(size or setting(CACHE_ENV, 6)))
         self._models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()

@@ -8,10 +8,11 @@ arbitrary things.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from models.limits import flag
 
 FAMILIES = ("encoder", "decoder", "encoder-decoder")
 
@@ -69,7 +70,7 @@ DEFAULTS = {"encoder": "mini-bert", "decoder": "mini-gpt", "encoder-decoder": "m
 
 
 def any_model_allowed() -> bool:
-    return os.environ.get(ALLOW_ANY_ENV, "").strip().lower() in ("1", "true", "yes")
+    return flag(ALLOW_ANY_ENV)
 
 
 def list_models(family: str | None = None) -> list[ModelSpec]:

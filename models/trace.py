@@ -10,13 +10,13 @@ API can use it freely and gr.State can copy it.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 import torch
 
 from models import familiarity
 from models.data import AttentionSet, Candidate, Prediction, Trace
+from models.limits import setting
 from models.loading import LoadedModel, get_model
 from models.model_io import model_inputs, next_sentence_prob, vocab_logits
 from models.numeric import jsonable
@@ -29,17 +29,17 @@ MAX_NEW_TOKENS = 32
 
 
 def max_chars() -> int:
-    return max(1, int(os.environ.get(MAX_CHARS_ENV, "2000")))
+    return setting(MAX_CHARS_ENV, 2000)
 
 
 def max_tokens() -> int:
-    return max(2, int(os.environ.get(MAX_TOKENS_ENV, "128")))
+    return setting(MAX_TOKENS_ENV, 128, minimum=2)
 
 
 def max_numbers() -> int:
     """The most attention weights one JSON answer may carry (default 4,000,000: every layer of a
     base-sized model, 12 x 12 heads, at 128 tokens is 2.4 M, about 30 MB of JSON)."""
-    return max(1, int(os.environ.get(MAX_NUMBERS_ENV, "4000000")))
+    return setting(MAX_NUMBERS_ENV, 4_000_000)
 
 
 def clean_text(text: object) -> tuple[str, tuple[str, ...]]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 
 import gradio as gr
 from gradio.i18n import I18nData
 
+from models.limits import flag, setting
 from models.loading import available_devices, configure_threads, default_device, set_device
 from ui import api
 from ui.controls import CONCURRENCY, Dropdown, Examples, Page, RUNS
@@ -41,12 +41,12 @@ UPLOAD_LIMIT = "64kb"
 # localStorage and rewrites all of it after each run: measured here, the four Compare columns went
 # from 0.46 s to 1.7 s per Run within 25 runs. A lecture hall's shared PCs should not keep them either.
 # Gradio's own GRADIO_RUN_HISTORY=true turns it back on.
-RUN_HISTORY = os.environ.get("GRADIO_RUN_HISTORY", "false").strip().lower() == "true"
+RUN_HISTORY = flag("GRADIO_RUN_HISTORY")
 
 
 def launch_settings() -> dict:
     """Keyword arguments of launch(): styles, script, languages, session capacity, run history."""
-    sessions = max(10, int(os.environ.get(SESSIONS_ENV, str(SESSIONS))))
+    sessions = setting(SESSIONS_ENV, SESSIONS, minimum=10)
     # The page uploads nothing: Gradio's upload route would otherwise take any file from anyone.
     # Gradio's traffic monitoring answers /monitoring/summary to anyone: off (docs/decisions.md).
     return dict(css=CSS, theme=THEME, js=JS, i18n=I18N, state_session_capacity=sessions, run_history=RUN_HISTORY,
@@ -59,7 +59,7 @@ EXAMPLES = ["The cat chases a mouse", "I like eating [MASK] apples", "我喜欢�
 
 
 def device_menu_enabled() -> bool:
-    return os.environ.get(DEVICE_MENU_ENV, "").strip().lower() in ("1", "true", "yes")
+    return flag(DEVICE_MENU_ENV)
 
 
 def choose_device(name: str) -> None:
@@ -142,7 +142,7 @@ def build_demo() -> gr.Blocks:
                         export_files, api_name="export_view", api_visibility="private", **RUNS)
         # Figures and tables are drawn in the language of the page that asked (ui/i18n.py).
         speak_in_every_event(demo, skip=api.register())
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=max(1, int(os.environ.get(QUEUE_ENV, "64"))))
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=setting(QUEUE_ENV, 64))
     bound_waiting(demo)
     configure_threads(CONCURRENCY)
     return demo

@@ -295,3 +295,17 @@ def test_a_second_sentence_is_cut_and_checked_like_the_first(monkeypatch):
         trace_mod.encode_text(loaded, "a", 5)
     with pytest.raises(ValueError, match="empty"):
         trace_mod.encode_text(loaded, "a", "  ")
+
+
+def test_limits_from_the_environment_fall_back_when_unreadable(monkeypatch):
+    """Every number the server reads from its environment goes through models.limits.setting: a
+    value that is not a number, or below the minimum, never stops a request."""
+    from models import limits, registry
+
+    monkeypatch.setenv(trace_mod.MAX_CHARS_ENV, "lots")
+    monkeypatch.setenv(trace_mod.MAX_TOKENS_ENV, "1")
+    monkeypatch.setenv(trace_mod.MAX_NUMBERS_ENV, "250")
+    assert (trace_mod.max_chars(), trace_mod.max_tokens(), trace_mod.max_numbers()) == (2000, 2, 250)
+    for value, on in (("1", True), (" Yes", True), ("on", True), ("0", False), ("", False), ("nope", False)):
+        monkeypatch.setenv(registry.ALLOW_ANY_ENV, value)
+        assert registry.any_model_allowed() is on and limits.flag(registry.ALLOW_ANY_ENV) is on
