@@ -7,7 +7,7 @@ records why they are not grouped by length).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -47,10 +47,12 @@ def causal_batches(tok, pairs, stories, batch_size: int, rng: random.Random) -> 
         yield {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
 
-def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator) -> Iterator[dict]:
+def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: torch.Generator,
+                 tokens: int | None = None) -> Iterator[dict]:
     """Batches of single sentences (no NSP label, 40 %) or of sentence pairs (60 %).
 
-    A batch holds one kind only, so short single sentences are not padded to pair length. Pairs are half IsNext (a story's two sentences), half NotNext:
+    A batch of `batch_size` holds one kind only, so short single sentences are not padded to pair
+    length; with `tokens`, examples of both kinds are grouped by length (`grouped`). Pairs are half IsNext (a story's two sentences), half NotNext:
     the first sentence followed by another story's second (mostly, as the held-out NSP test
     does) or by any other sentence.
     """
@@ -77,9 +79,17 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: 
             b, label = singles[rng.randrange(len(singles))], 1
         return [cls, *a, sep, *b, sep], [0] * (len(a) + 2) + [1] * (len(b) + 1), label
 
-    while True:
-        draw = pair if rng.random() < 0.6 else single
-        rows, types, nsp = zip(*(draw() for _ in range(batch_size)))
+    def examples():
+        if not tokens:
+            while True:
+                draw = pair if rng.random() < 0.6 else single
+                yield [draw() for _ in range(batch_size)]
+        while True:
+            pool = [(pair if rng.random() < 0.6 else single)() for _ in range(batch_size * POOL)]
+            yield from grouped(pool, tokens, rng, parts=lambda e: (len(e[0]),))
+
+    for batch in examples():
+        rows, types, nsp = zip(*batch)
         ids = _pad(list(rows), tok.pad_token_id)
         attention = _pad([[1] * len(r) for r in rows], 0)
         inputs, labels = mask_tokens(tok, ids, attention, gen)
@@ -143,35 +153,41 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random, tokens:
 POOL = 32
 
 
-def grouped(examples: list[tuple], tokens: int, rng: random.Random) -> list[list[tuple]]:
-    """(source, target) examples cut into batches of similar lengths, each at most `tokens` padded
-    source + target tokens, in random order.
+def _source_target(example: tuple) -> tuple[int, ...]:
+    return len(example[0]), len(example[1])
+
+
+def grouped(examples: list[tuple], tokens: int, rng: random.Random,
+            parts: Callable[[tuple], tuple[int, ...]] = _source_target) -> list[list[tuple]]:
+    """Examples cut into batches of similar lengths, in random order. `parts` gives an example's
+    padded sequences' lengths ((source, target) by default); a batch pads each to its longest and
+    holds at most `tokens` padded tokens in all.
 
     A batch of long sentences holds fewer examples than one of short phrases, so every real token
     weighs about the same, as in a random batch, while padding falls from about half the tokens
-    to a few per cent (docs/decisions.md)."""
-    examples = sorted(examples, key=lambda e: (len(e[0]), len(e[1])))
+    to a fifth (docs/decisions.md)."""
+    examples = sorted(examples, key=parts)
     out: list[list[tuple]] = []
     group: list[tuple] = []
-    source = target = 0
+    longest: tuple[int, ...] = ()
     for example in examples:
-        s, t = max(source, len(example[0])), max(target, len(example[1]))
-        if group and (len(group) + 1) * (s + t) > tokens:
+        widths = tuple(map(max, zip(longest, parts(example)))) if group else parts(example)
+        if group and (len(group) + 1) * sum(widths) > tokens:
             out.append(group)
-            group, s, t = [], len(example[0]), len(example[1])
+            group, widths = [], parts(example)
         group.append(example)
-        source, target = s, t
+        longest = widths
     out.append(group)
     rng.shuffle(out)
     return out
 
 
 def batches(family: str, tok, pairs, stories, batch_size: int, seed: int, tokens: int | None = None) -> Iterator[dict]:
-    """The family's training batches; `tokens` (T5 only) gives batches a padded-token budget
+    """The family's training batches; `tokens` (BERT and T5) gives batches a padded-token budget
     instead of a fixed number of examples."""
     rng = random.Random(seed)
     if family == "encoder":
-        return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed))
+        return bert_batches(tok, pairs, stories, batch_size, rng, torch.Generator().manual_seed(seed), tokens)
     if family == "decoder":
         return causal_batches(tok, pairs, stories, batch_size, rng)
     return t5_batches(tok, pairs, stories, batch_size, rng, tokens)

@@ -251,9 +251,8 @@ def evaluate(name: str, folder: Path | str | None = None, n: int = 1000, seed: i
 # tests require every other bar and require these to be still short, so this list stays true.
 SHORTFALLS = {
     ("mini-bert", "natural_masked_top5"): "0.48 of 0.50",
-    ("mini-t5", "exact_zh_en"): "0.83 of 0.90 (en -> zh 0.93 holds)",
-    ("mini-t5", "natural_chrf_zh_en"): "33 of 50",
-    ("mini-t5", "natural_chrf_en_zh"): "20 of 50",
+    ("mini-t5", "natural_chrf_zh_en"): "45 of 50",
+    ("mini-t5", "natural_chrf_en_zh"): "25 of 50",
 }
 
 
@@ -297,6 +296,9 @@ def render_card(folder: Path, summary: dict, metrics: dict, n: int = 1000) -> No
     recipe = RECIPES[name]
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    tokens = summary.get("batch_tokens")
+    batch = (f"batches grouped by length, at most {tokens:,} padded tokens each" if tokens
+             else f"batch {summary['batch_size']}")
     lines = [
         f"# {name}",
         "",
@@ -325,9 +327,9 @@ def render_card(folder: Path, summary: dict, metrics: dict, n: int = 1000) -> No
         "",
         "## Model",
         f"- parameters: {summary['parameters']:,}; stored in float16 ({size / 1e6:.1f} MB in this folder)",
-        f"- training: {summary['steps']:,} steps of batch {summary['batch_size']}, "
+        f"- training: {summary['steps']:,} steps of {batch}, "
         f"{summary['train_seconds'] / 60:.1f} minutes with {summary['torch_threads']} torch thread(s)"
-        f"{' (other models training at the same time on the 2 cores)' if summary['torch_threads'] == 1 else ''}; "
+        f"{' (other work running at the same time on the 2 cores)' if summary['torch_threads'] == 1 else ''}; "
         f"final training loss {summary['final_loss']}",
         "",
         f"## Metrics (held-out generated data, {n:,} pairs; natural_*: the "

@@ -20,6 +20,8 @@ from ui.validation import user_errors
 from viz.export import write_exports
 
 EXAMPLE_TEXT = "The cat chases a mouse"
+# The same sentence as the training grammar pairs it: what a page shown in Chinese opens on.
+EXAMPLE_TEXT_ZH = "猫追一只老鼠"
 EXPORT_SECONDS = 600
 EXPORT_MB_ENV, EXPORT_MB = "TRIPTYCH_EXPORT_MB", 64
 EXPORTS = Path(tempfile.gettempdir()) / "triptych-exports"

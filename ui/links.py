@@ -12,7 +12,9 @@ import time
 import gradio as gr
 
 from ui.controls import english
-from ui.i18n import ASSETS, toast
+from ui.export import EXAMPLE_TEXT_ZH
+from ui.i18n import ASSETS, request_language, toast
+from viz.words import language_of
 
 SCENARIOS = json.loads((ASSETS / "scenarios.json").read_text(encoding="utf-8"))
 LINKABLE = (gr.Slider, gr.Dropdown, gr.Radio, gr.Checkbox, gr.Number, gr.Textbox)
@@ -75,6 +77,9 @@ def restore(params: dict, components: list, tabs: tuple[str, ...]) -> list:
 
 def restore_link(request: gr.Request, components: list, tabs: tuple[str, ...]) -> list:
     params = dict(request.query_params) if request is not None else {}
+    # A page shown in Chinese opens on the Chinese example, unless its link names a text.
+    if "text" not in params and language_of(params.get("lang") or request_language(request)) == "zh":
+        params["text"] = EXAMPLE_TEXT_ZH
     return restore(params, components, tabs)
 
 

@@ -436,6 +436,7 @@ def test_every_tab_reads_in_chinese(browser, live_url, tmp_path):
     try:
         shown.goto(f"{live_url}?lang=zh")
         shown.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
+        assert shown.input_value("#text textarea") == "猫追一只老鼠"  # the Chinese page opens on a Chinese example
         for tab in IDS:
             _open_for_figures(shown, tab)
             selector, count = TAB_PLOTS[tab]

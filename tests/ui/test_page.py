@@ -274,3 +274,22 @@ def test_graph_export_after_a_link_picked_an_encoder_uses_its_kind(demo):
     data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
     expected = api.api_attention_flow("mini-bert", EXAMPLE_TEXT, -1, "encoder")
     np.testing.assert_allclose(data["rollout"], expected["rollout"], rtol=1e-6)
+
+
+def test_a_page_shown_in_chinese_opens_on_the_chinese_example(demo):
+    from types import SimpleNamespace
+
+    from ui.export import EXAMPLE_TEXT_ZH
+
+    linked = links.linked_components(demo)
+    at = [c.elem_id for c in linked].index("text") + 1  # after the marker
+
+    def opened(query, cookies=None, accept=""):
+        request = SimpleNamespace(query_params=query, cookies=cookies or {}, headers={"accept-language": accept})
+        return links.restore_link(request, linked, IDS)[at]
+
+    assert opened({"lang": "zh"})["value"] == EXAMPLE_TEXT_ZH
+    assert opened({}, {"triptych-lang": "zh"})["value"] == EXAMPLE_TEXT_ZH
+    assert opened({}, accept="zh-CN,zh;q=0.9")["value"] == EXAMPLE_TEXT_ZH
+    assert opened({"lang": "zh", "text": "hello"})["value"] == "hello"  # a link's own text wins
+    assert "value" not in opened({}, accept="en-US")  # English keeps the page's example
