@@ -1,5 +1,6 @@
 """What the browser pays: the all-heads overview against one subplot per head and against
-BertViz (build time, bytes, Chromium draw time), and the page's Run with run history on and off."""
+BertViz (build time, bytes, Chromium draw time), the page's Run with run history on and off, and
+Run after typing: requests sent and time to draw."""
 
 from __future__ import annotations
 
@@ -10,6 +11,28 @@ import numpy as np
 import torch
 
 from benchmarks.latency import ms, timed
+
+IDLE = "document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0"
+COLUMNS_DRAWN = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, "
+                 "#col-t5 .js-plotly-plot, #col-llama .js-plotly-plot').length >= 8")
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    return path if Path(path).exists() else None
+
+
+def _launch(p, chromium: str):
+    return p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+
+
+def _compare_page(p, chromium: str):
+    """(browser, page): headless Chromium with one page at the size the browser tests use."""
+    browser = _launch(p, chromium)
+    return browser, browser.new_page(viewport={"width": 1600, "height": 1200})
+
 
 def _figures():
     import plotly.graph_objects as go
@@ -41,19 +64,16 @@ def _figures():
 
 def drawtimed(figures: dict[str, str], repeats: int = 3) -> dict[str, float] | None:
     """Median ms for headless Chromium to draw each figure JSON, or None without Chromium."""
-    import shutil
-
     import plotly
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    chromium = _chromium()
+    if chromium is None:
         return None
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     out = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
-                                                                   "--disable-dev-shm-usage"])
+        browser = _launch(p, chromium)
         page = browser.new_page(viewport={"width": 1500, "height": 1200})
         page.set_content('<div id="plot" style="width:1400px;height:1100px"></div>')
         page.add_script_tag(path=str(plotly_js))
@@ -130,33 +150,26 @@ def bertviz_cost() -> list[str]:
 def page_runs(runs: int = 30) -> list[str]:
     """Chromium presses Run `runs` times on the Compare page (four columns, embedded models): time
     until every column is drawn, with Gradio's run history on (its default) and off (ours)."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     from benchmarks.load import serve
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    chromium = _chromium()
+    if chromium is None:
         return ["Chromium is not installed; skipped."]
-    idle = "document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0"
-    drawn = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, #col-t5 .js-plotly-plot, "
-             "#col-llama .js-plotly-plot').length >= 8")
     results = {}
     for history in ("true", "false"):
         with serve(GRADIO_RUN_HISTORY=history) as (url, _), sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
-                                                                       "--disable-dev-shm-usage"])
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
+            browser, page = _compare_page(p, chromium)
             page.goto(url)
-            page.wait_for_function(drawn, timeout=120_000)
+            page.wait_for_function(COLUMNS_DRAWN, timeout=120_000)
             times = []
             for _ in range(runs):
-                page.wait_for_function(idle, timeout=60_000)
+                page.wait_for_function(IDLE, timeout=60_000)
                 start = page.evaluate("performance.now()")
                 page.locator("#run").click()
                 page.wait_for_timeout(50)
-                page.wait_for_function(idle, timeout=60_000, polling=5)
+                page.wait_for_function(IDLE, timeout=60_000, polling=5)
                 times.append(page.evaluate("performance.now()") - start)
             browser.close()
         results[history] = times
@@ -187,7 +200,6 @@ def typed_runs() -> list[str]:
     against the same four column calls sent at once through gradio_client (the reference: what
     the server needs, plus transport)."""
     import json
-    import shutil
     from concurrent.futures import ThreadPoolExecutor
 
     from gradio_client import Client
@@ -195,23 +207,18 @@ def typed_runs() -> list[str]:
 
     from benchmarks.load import serve
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    chromium = _chromium()
+    if chromium is None:
         return ["Chromium is not installed; skipped."]
-    idle = "document.querySelectorAll(\"[data-testid='status-tracker']:not(.hide)\").length === 0"
-    drawn = ("document.querySelectorAll('#col-bert .js-plotly-plot, #col-gpt .js-plotly-plot, #col-t5 .js-plotly-plot, "
-             "#col-llama .js-plotly-plot').length >= 8")
     joins, page_ms, api_ms = [], [], []
     with serve() as (url, _), sync_playwright() as p:
         client = Client(url, verbose=False)
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
-                                                                   "--disable-dev-shm-usage"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        browser, page = _compare_page(p, chromium)
         sent = []
         page.on("request", lambda r: "/queue/join" in r.url and sent.append(json.loads(r.post_data or "{}")))
         page.goto(url)
-        page.wait_for_function(drawn, timeout=120_000)
-        page.wait_for_function(idle, timeout=60_000)
+        page.wait_for_function(COLUMNS_DRAWN, timeout=120_000)
+        page.wait_for_function(IDLE, timeout=60_000)
         with ThreadPoolExecutor(len(COLUMNS)) as pool:
             for text in TYPED:
                 page.wait_for_timeout(500)  # the previous run's requests have all been sent
@@ -220,7 +227,7 @@ def typed_runs() -> list[str]:
                 page.locator("#text textarea").fill(text)
                 page.locator("#run").click()
                 page.wait_for_timeout(50)
-                page.wait_for_function(idle, timeout=60_000, polling=5)
+                page.wait_for_function(IDLE, timeout=60_000, polling=5)
                 page_ms.append(page.evaluate("performance.now()") - start)
                 page.wait_for_timeout(500)  # a typing timer that was not cancelled would fire by now
                 joins.append(len(sent))
