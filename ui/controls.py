@@ -40,7 +40,9 @@ def kind_choices() -> list[tuple]:
 
 def model_menu(elem_id: str, *families: str, value: str | None = None, label: str = "Model", **props) -> gr.Dropdown:
     """A menu of the models of these families (all when none is named), starting at `value` or
-    at the registry's default model of the first family."""
+    at the registry's default model of the first family. In a row of controls it keeps the width
+    of the longest embedded model's name ("Mini Mixtral MoE (embedded)") instead of an equal share."""
+    props.setdefault("min_width", 290)
     return Dropdown(choices(*families), value=value or registry.DEFAULTS[families[0]], label=L(label),
                        allow_custom_value=True, elem_id=elem_id, **props)
 
@@ -65,6 +67,12 @@ def bound(count: int, value: int) -> dict:
     """A layer or head slider's update for a model with `count` of them. A slider needs maximum >
     minimum, so a one-layer model keeps 0..1, fixed at 0 (the handlers clamp)."""
     return gr.update(maximum=max(count - 1, 1), value=value, interactive=count > 1)
+
+
+def shown(figure) -> dict:
+    """A plot's update: the figure, and the plot shown only when there is one (no empty boxes
+    for views a model does not have, such as cross-attention for GPT)."""
+    return gr.update(value=figure, visible=figure is not None)
 
 
 def english(label) -> str:

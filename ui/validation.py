@@ -25,8 +25,10 @@ REFUSED = "Cannot do that · 无法执行"
 
 
 def refuse(message: str) -> gr.Error:
-    """The page's refusal of a request: the message in both languages, as text."""
-    return gr.Error(toast(message), title=REFUSED)
+    """The page's refusal of a request: the message in both languages, as text. A refusal is an
+    answer, not a fault: the server log gets one line, not Gradio's traceback."""
+    log.info("refused: %s", message.splitlines()[0][:200] if message else "")
+    return gr.Error(toast(message), title=REFUSED, print_exception=False)
 
 
 @contextmanager

@@ -132,9 +132,10 @@ def rope_figure(result: Rope, pairs: int = 6) -> go.Figure:
     for i in np.unique(np.linspace(0, count - 1, min(pairs, count)).astype(int)):
         fig.add_trace(go.Scatter(y=result.angles[:, i], mode="lines", name=t("pair {}", i)), row=1, col=1)
     _heat(fig, result.scores, 1, 2, name=t("score"))
-    layout = base_layout(t("RoPE (base {}, head dim {})", f"{result.base:g}", result.head_dim), height=440)
-    layout["margin"] = dict(l=60, r=10, t=70, b=50)
-    fig.update_layout(layout)
+    layout = base_layout(t("RoPE (base {}, head dim {})", f"{result.base:g}", result.head_dim), height=480)
+    layout["margin"] = dict(l=60, r=10, t=70, b=100)
+    # The pairs' legend goes under the plots: on the right it covered the score's colour bar.
+    fig.update_layout(layout, legend=dict(orientation="h", x=0, xanchor="left", y=-0.16, yanchor="top"))
     fig.update_xaxes(title_text=t("position"), row=1, col=1)
     fig.update_yaxes(title_text=t("m (query position)"), autorange="reversed", row=1, col=2)
     fig.update_xaxes(title_text=t("n (key position)"), row=1, col=2)

@@ -277,3 +277,12 @@ def test_block_flow_ignores_other_requests_running_the_same_model():
         stop.set()
         other.join()
     assert set(flows) == {("norm", "attention", "norm", "feed-forward")}
+
+
+def test_the_rope_legend_sits_under_the_plots_clear_of_the_colour_bar():
+    from viz.concepts import rope_figure
+
+    fig = rope_figure(positions.rope("mini-llama", 24))
+    colorbar_x = [tr.colorbar.x for tr in fig.data if tr.type == "heatmap"]
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+    assert fig.layout.legend.yanchor == "top" and all(x is None or x > 1 for x in colorbar_x)

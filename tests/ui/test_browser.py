@@ -170,14 +170,25 @@ def test_every_analysis_tab_draws(page, tmp_path):
     assert "full rank at tolerance" in page.locator("#rank-summary").inner_text()
 
 
+DECODING_PLOTS = ("#dec-stages", "#dec-attention", "#dec-cross", "#dec-alignment", "#dec-beams-tree")
+
+
+def _shown_plots(page, selectors) -> list[str]:
+    return page.evaluate("(s) => s.filter((id) => { const e = document.querySelector(id); return e && e.offsetHeight > 0; })",
+                         list(selectors))
+
+
 def test_decoding_three_steps_then_beam_search(page, tmp_path):
     _open_tab(page, "Decoding")
+    assert _shown_plots(page, DECODING_PLOTS) == []  # no empty boxes before the first step
     for expected in (1, 2, 3):
         page.locator("#dec-step").click()
         page.wait_for_function(f"document.querySelectorAll('#dec-text .gen').length === {expected}", timeout=patient(30_000))
     _wait_plots(page, "#dec-stages")
     title = page.evaluate("document.querySelector('#dec-stages .js-plotly-plot').layout.title.text")
     assert title.startswith("step 3: chose")
+    # GPT has no cross-attention and greedy search no beams: only its two figures are shown.
+    assert _shown_plots(page, DECODING_PLOTS) == ["#dec-stages", "#dec-attention"]
     page.screenshot(path=str(_shots(tmp_path) / "decoding.png"), full_page=True)
     page.locator("#dec-strategy label", has_text="beam").click()
     page.locator("#dec-end").click()
@@ -659,3 +670,31 @@ def test_a_crafted_link_draws_nothing_and_fetches_nothing(browser, live_url, whe
         assert not [u for u in requests if "127.0.0.1:9/" in u]
     finally:
         other.close()
+
+
+def test_every_model_menu_shows_the_longest_embedded_name_whole(browser, live_url):
+    """Issue 16: at 1280 wide no model menu cuts a name ("Mini GPT-2 (embedd"): each is as wide
+    as the longest embedded model's name in its own font."""
+    from models import registry
+    from ui.tabs import IDS
+
+    longest = max((spec.name for spec in registry.EMBEDDED), key=len)
+    shown = browser.new_page(viewport={"width": 1280, "height": 800})
+    narrow = {}
+    try:
+        shown.goto(live_url)
+        shown.wait_for_function(COLUMNS_DRAWN, timeout=patient(90_000))
+        for tab in IDS:
+            shown.locator(f"#tab-{tab}-button").click()
+            shown.wait_for_function(f"document.querySelector('#tab-{tab}').offsetWidth > 0", timeout=patient(30_000))
+            for menu, needed, width in shown.evaluate("""([tab, name]) =>
+                [...document.querySelectorAll(`#tab-${tab} input[role=combobox]`)].filter((i) => i.offsetWidth > 0)
+                  .map((i) => { const c = document.createElement('canvas').getContext('2d'), s = getComputedStyle(i);
+                    c.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+                    return [i.closest('.block').id, Math.ceil(c.measureText(name).width), i.clientWidth]; })""",
+                                                      [tab, longest]):
+                if needed > width:
+                    narrow[menu] = (needed, width)
+    finally:
+        shown.close()
+    assert narrow == {}, narrow

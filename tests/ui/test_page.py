@@ -293,3 +293,12 @@ def test_a_page_shown_in_chinese_opens_on_the_chinese_example(demo):
     assert opened({}, accept="zh-CN,zh;q=0.9")["value"] == EXAMPLE_TEXT_ZH
     assert opened({"lang": "zh", "text": "hello"})["value"] == "hello"  # a link's own text wins
     assert "value" not in opened({}, accept="en-US")  # English keeps the page's example
+
+
+def test_a_refusal_is_logged_in_one_line_without_a_traceback(caplog):
+    from ui.validation import refuse
+
+    with caplog.at_level("INFO", logger="triptych"):
+        error = refuse("Type some text first.\n请先输入文字。")
+    assert error.print_exception is False
+    assert [r.getMessage() for r in caplog.records] == ["refused: Type some text first."]

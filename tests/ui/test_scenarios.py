@@ -175,7 +175,9 @@ def _three_masks(values):
     assert padded.any() and np.all(second.mask[:, padded] == 0)
     assert np.all(second.attn[..., padded] == 0)
     figures = masks.run_masks(values["text"], values["mask-second"], p, values["mask-layer"], values["mask-head"])
-    assert figures[0]["value"] == p and len(figures) == 1 + 2 * len(masks.ROWS)
+    assert figures[0]["value"] == p and len(figures) == 1 + 2 * len(masks.ROWS) + 2
+    # The sliders reach the largest model's last layer and head (4 x 4 here), not 0..127.
+    assert (figures[-2]["maximum"], figures[-1]["maximum"]) == (3, 3)
 
 
 @claim("Previous-token and sink heads (GPT) · GPT 的注意力头模式")

@@ -107,7 +107,7 @@ def _build(language: str) -> dict:
             out[f"effective rank {name}"] = (pat_viz.effective_rank_map(report, name), names, set())
         out["spectrum"] = (pat_viz.spectrum_figure(reports, 1, 1), names, set())
         out["rank summary"] = (rank_summary_markdown(reports), names, set())
-        for i, fig in enumerate(masks_tab.run_masks(TEXT, "", 2, 1, 1)[1:]):
+        for i, fig in enumerate(masks_tab.run_masks(TEXT, "", 2, 1, 1)[1:-2]):
             out[f"masks {i}"] = (fig, set(), _ticks(fig))
         results = [mechanisms.order_experiment(m, TEXT, 0) for m in ("mini-bert", "mini-gpt")]
         shuffled = {" ".join(r.shuffled) for r in results}

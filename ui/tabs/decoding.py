@@ -12,7 +12,7 @@ from models.decoding import MAX_BEAMS, decode, fill_left_to_right
 from models.kv_cache import cache_runs, calculator_rows
 from ui import kept
 from ui.api import api_decode
-from ui.controls import Number, Page, RUNS, Radio, Slider, model_menu
+from ui.controls import Number, Page, RUNS, Radio, Slider, model_menu, shown
 from ui.gpu import gpu
 from ui.i18n import L, bilingual, explain
 from ui.validation import greedy, settings, user_errors
@@ -38,7 +38,7 @@ def run_contrast(prompt, max_new):
 
 def _views(result, index):
     if result is None:
-        return index, "", None, None, None, None, None
+        return index, "", *(shown(None) for _ in range(5))
     last = len(result.steps) - 1
     index = min(max(int(index), 0), last)
     seq2seq = result.family == "encoder-decoder"
@@ -46,8 +46,8 @@ def _views(result, index):
     alignment = alignment_figure(result, index) if seq2seq else None
     # The winner's last token ends the search's story: show the whole tree there.
     tree = None if result.beams is None else beam_tree_figure(result, None if index == last else index)
-    return (index, text_html(result, index + 1), stages_figure(result, index), attention_row_figure(result, index),
-            cross, alignment, tree)
+    figures = (stages_figure(result, index), attention_row_figure(result, index), cross, alignment, tree)
+    return (index, text_html(result, index + 1), *(shown(f) for f in figures))
 
 
 @gpu
@@ -95,12 +95,14 @@ def build(page: Page, tab: gr.Tab) -> None:
     # Under sampling the token has two probabilities; the text under the tokens gives both, named.
     gr.Markdown(L("**The model's own distribution** is the softmax of its logits, before any knob: its probability, log-probability so far and entropy. **The distribution sampled from** is what temperature, top-k and top-p leave, renormalised (sampling only): with top-k = 1 it gives the chosen token probability 1 whatever the model thought."),
                 elem_id="dec-numbers-legend")
-    stages = gr.Plot(label=L("The distribution at this step"), elem_id="dec-stages")
+    # Shown once a step has a figure for them (ui.controls.shown).
+    stages = gr.Plot(label=L("The distribution at this step"), elem_id="dec-stages", visible=False)
     with gr.Row():
-        row = gr.Plot(label=L("The new token's self-attention"), elem_id="dec-attention")
-        cross = gr.Plot(label=L("Its cross-attention (encoder-decoders)"), elem_id="dec-cross")
-    alignment = gr.Plot(label=L("Alignment so far (encoder-decoders)"), elem_id="dec-alignment")
-    tree = gr.Plot(label=L("Beam search: every hypothesis, pruned ones grey, the winner red"), elem_id="dec-beams-tree")
+        row = gr.Plot(label=L("The new token's self-attention"), elem_id="dec-attention", visible=False)
+        cross = gr.Plot(label=L("Its cross-attention (encoder-decoders)"), elem_id="dec-cross", visible=False)
+    alignment = gr.Plot(label=L("Alignment so far (encoder-decoders)"), elem_id="dec-alignment", visible=False)
+    tree = gr.Plot(label=L("Beam search: every hypothesis, pruned ones grey, the winner red"), elem_id="dec-beams-tree",
+                   visible=False)
     result = gr.State(None)  # a kept.Ref, not the decoding (ui/kept.py)
     # The step shown, in the page (not a State) so that a deep link can carry and restore it.
     index = Number(0, precision=0, elem_id="dec-index", elem_classes=["relay"], show_label=False, container=False)

@@ -6,7 +6,7 @@ import gradio as gr
 
 from models.masks import taxonomy
 from ui.api import SHORT_SENTENCE, api_mask_data
-from ui.controls import IndexSlider, MAX_INDEX, Page, RUNS, index_slider
+from ui.controls import IndexSlider, MAX_INDEX, Page, RUNS, bound, index_slider
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -28,14 +28,17 @@ def _title(scheme, prefix: int) -> str:
 def run_masks(text, second, prefix, layer, head):
     with user_errors():
         result = taxonomy(text, second or SHORT_SENTENCE, prefix)
-        figures = []
+        figures, layers, heads = [], 1, 1
         for scheme in result.schemes:
             attn = scheme.attention
             lay, hd = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
+            layers, heads = max(layers, attn.layers), max(heads, attn.heads)
             title = _title(scheme, result.prefix)
             figures += [mask_heatmap(attn, t("mask · {}", title)),
                         attention_heatmap(attn, lay, hd, t("attention L{} H{} · {}", lay, hd, title))]
-        return (gr.update(maximum=max(result.length, 1), value=result.prefix), *figures)
+        # The sliders reach the largest model's last layer and head; smaller ones show their last.
+        return (gr.update(maximum=max(result.length, 1), value=result.prefix), *figures,
+                bound(layers, clamp(layer, layers - 1)), bound(heads, clamp(head, heads - 1)))
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -53,7 +56,7 @@ def build(page: Page, tab: gr.Tab) -> None:
                 plots.append(gr.Plot(label=L(f"{title}: mask")))
                 plots.append(gr.Plot(label=L(f"{title}: attention")))
     gr.on([show.click, page.on_run(ID).click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
-          [page.text, second, prefix, layer, head], [prefix, *plots], api_name="masks_view", **RUNS,
+          [page.text, second, prefix, layer, head], [prefix, *plots, layer, head], api_name="masks_view", **RUNS,
           api_description="Mask and attention figures of the four masking schemes for the text.")
 
 
