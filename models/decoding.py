@@ -20,6 +20,7 @@ Stages recorded for the top candidates of each step (all as probabilities):
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -38,6 +39,35 @@ from models.tokens import display_tokens
 from models.trace import clean_text, position_limit
 
 CANDIDATES = 20
+
+
+def text_pieces(tok, ids: list[int], start: int = 0) -> tuple[str, ...]:
+    """What each of ids[start:] adds to the tokenizer's decode of ids (special tokens skipped).
+
+    Piece i is decode(ids[:i+1]) minus decode(ids[:i]), so the pieces add up to the decoded text
+    and a token gets the space before it as the tokenizer writes it. While a character's bytes
+    are incomplete the decode ends in U+FFFD; those tokens add "" and the one that completes the
+    character adds all of it, so a character split over byte tokens appears once, whole."""
+    pieces, done = [], tok.decode(ids[:start], skip_special_tokens=True)
+    for end in range(start + 1, len(ids) + 1):
+        full = tok.decode(ids[:end], skip_special_tokens=True)
+        # The last token takes what is left even mid-character, so the pieces still add up.
+        if full.endswith("\ufffd") and end < len(ids):
+            pieces.append("")
+            continue
+        # A tokenizer that tidies spaces may rewrite the end of the text it had; keep what still agrees.
+        same = len(done) if full.startswith(done) else len(os.path.commonprefix([done, full]))
+        pieces.append(full[same:])
+        done = full
+    return tuple(pieces)
+
+
+def _clock(device: torch.device) -> float:
+    """perf_counter once the device is done: CUDA runs asynchronously, so without waiting a step's
+    time would be only the time to launch its kernels."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
 
 
 def _tensor_bytes(cache) -> int:
@@ -90,9 +120,16 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
         tree = None
     ids = prompt_ids[0].tolist()
     found = familiarity.assess(tok, ids, loaded.token_counts, prompt)
+    # A decoder's output continues the prompt, so it is decoded after it: its first word keeps the
+    # space before it, which decoding the new ids alone would strip. T5's output is a text of its own.
+    if loaded.family == "encoder-decoder":
+        step_text = text_pieces(tok, generated)
+    else:
+        step_text = text_pieces(tok, ids + generated, len(ids))
     return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, ids),
-                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree,
-                    found, familiarity.notices(loaded.spec.name, found))
+                        tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree,
+                        found, familiarity.notices(loaded.spec.name, found), prompt_text=text_pieces(tok, ids),
+                        step_text=step_text, run_seconds=(tuple(s.seconds for s in steps),))
 
 
 def _candidates(stages: list[torch.Tensor], final: torch.Tensor, row: int) -> tuple[list[int], np.ndarray]:
@@ -109,9 +146,9 @@ def _one_path(runner, tok, settings: Settings, eos_ids: set[int]):
     logprob_sum, sample_sum = 0.0, 0.0 if settings.sampling else None
     for _ in range(int(settings.max_new_tokens)):
         check_time()
-        started = time.perf_counter()
+        started = _clock(runner.sequence.device)
         logits, attention, cross = runner.forward()
-        seconds = time.perf_counter() - started
+        seconds = _clock(runner.sequence.device) - started
         scores, stages = warp(logits, runner.sequence, settings)
         final = torch.softmax(scores, -1)
         if settings.sampling:
@@ -170,9 +207,9 @@ def _beam_search(runner, loaded: LoadedModel, settings: Settings, eos_ids: list[
     improvable = True
     for step in range(max_new):
         check_time()
-        started = time.perf_counter()
+        started = _clock(runner.sequence.device)
         logits, attention, cross = runner.forward()
-        seconds = time.perf_counter() - started
+        seconds = _clock(runner.sequence.device) - started
         log_probs = torch.log_softmax(logits.float(), -1)  # (beams, vocab)
         probs = log_probs.exp()
         tables = [_candidates([probs] * 4, probs, b) for b in range(beams)]
@@ -295,9 +332,10 @@ class _Seq2SeqRunner(_DecoderRunner):
 
 
 def decoding_to_json(result: Decoding) -> dict:
-    """The public JSON of a decoding run (the `/decode` endpoint)."""
+    """The public JSON of a decoding run (the `/decode` endpoint); per step `text` is what the step
+    added to the decoded text, `token` its label."""
     steps = []
-    for s in result.steps:
+    for s, text in zip(result.steps, result.step_text):
         candidates = [
             dict({"token": t, "token_id": int(i)}, **{stage: float(s.stages[k, c]) for k, stage in enumerate(
                 ("raw_prob", "after_temperature", "after_top_k", "after_top_p", "final_prob"))})
@@ -306,7 +344,7 @@ def decoding_to_json(result: Decoding) -> dict:
         # prob, logprob_sum and entropy are kept for older clients: the same as the model_* fields.
         model = {"prob": s.prob, "logprob_sum": jsonable(s.logprob_sum), "entropy": s.entropy}
         steps.append({
-            "token": s.token, "token_id": s.token_id, **model, **{f"model_{k}": v for k, v in model.items()},
+            "token": s.token, "token_id": s.token_id, "text": text, **model, **{f"model_{k}": v for k, v in model.items()},
             "sample_prob": s.sample_prob, "sample_logprob_sum": jsonable(s.sample_logprob_sum),
             "sample_entropy": s.sample_entropy,
             "kept": s.kept, "candidates": candidates, "step_ms": round(s.seconds * 1000, 3),

@@ -1,5 +1,5 @@
-"""The KV cache sized and measured: its bytes for any configuration, one greedy decode with the
-cache and one without, and the calculator for the embedded models beside published ones.
+"""The KV cache sized and measured: its bytes for any configuration, greedy decodes with the
+cache and without, and the calculator for the embedded models beside published ones.
 
 A decoder's cache holds its self-attention keys and values, one entry per token so far. An
 encoder-decoder's also holds cross-attention keys and values: the decoder's projections of the
@@ -10,11 +10,17 @@ cross = 2 x decoder layers x KV heads x head dim x source tokens x bytes per val
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+
 from models import registry
 from models.architecture import dims
 from models.decoding import decode
 from models.loading import LoadedModel, get_model
 from models.results import Decoding, Settings
+
+# Timed decodes per mode: one run's step times swing by more than the cache saves on a busy machine.
+RUNS = 3
 
 
 def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, bits: int = 16, batch: int = 1) -> int:
@@ -58,10 +64,28 @@ def kv_table(models: dict[str, tuple[int, int, int]], contexts=(8_192, 100_000),
 
 
 def cache_runs(model: str, prompt: str, max_new_tokens: int) -> tuple[Decoding, Decoding]:
-    """The same greedy decode with the KV cache on, then off (the tokens must agree)."""
-    runs = [decode(model, prompt, Settings("greedy", max_new_tokens=int(max_new_tokens), use_cache=cache))
-            for cache in (True, False)]
-    return runs[0], runs[1]
+    """The same greedy decode with the KV cache on and off (the tokens must agree), each step's
+    time the median of RUNS decodes.
+
+    One untimed decode comes first, because the first run pays for allocations and thread start-up
+    that would land on whichever mode ran first; the timed runs then alternate on, off, on, ... so
+    that a slow spell of the machine hits both modes alike. Step 1 is the prefill: with or without
+    the cache it reads the whole prompt (for T5, it also fills the cross-attention cache)."""
+    modes = {cache: Settings("greedy", max_new_tokens=int(max_new_tokens), use_cache=cache) for cache in (True, False)}
+    decode(model, prompt, modes[True])
+    timed = {True: [], False: []}
+    for _ in range(RUNS):
+        for cache, settings in modes.items():
+            timed[cache].append(decode(model, prompt, settings))
+    return _median_steps(timed[True]), _median_steps(timed[False])
+
+
+def _median_steps(runs: list[Decoding]) -> Decoding:
+    """The first run, each step's seconds replaced by the median over the runs (greedy: same steps)."""
+    times = tuple(tuple(s.seconds for s in run.steps) for run in runs)
+    steps = tuple(dataclasses.replace(s, seconds=statistics.median(t[i] for t in times if i < len(t)))
+                  for i, s in enumerate(runs[0].steps))
+    return dataclasses.replace(runs[0], steps=steps, runs=len(runs), run_seconds=times)
 
 
 def calculator_rows(model: str) -> list[dict]:
@@ -77,11 +101,17 @@ def calculator_rows(model: str) -> list[dict]:
 
 
 def cache_to_json(on: Decoding, off: Decoding, rows: list[dict]) -> dict:
-    """`cache_bytes` per step is the whole cache, `self_cache_bytes` + `cross_cache_bytes`."""
-    return {"tokens_same": on.token_ids == off.token_ids,
+    """`cache_bytes` per step is the whole cache, `self_cache_bytes` + `cross_cache_bytes`;
+    `step_ms` the median over `runs` decodes, `step_ms_runs` every run's (runs x steps)."""
+    return {"tokens_same": on.token_ids == off.token_ids, "runs": on.runs,
             "with_cache": {"step_ms": [s.seconds * 1000 for s in on.steps], "cache_bytes": [s.cache_bytes for s in on.steps],
                            "self_cache_bytes": [s.self_cache_bytes for s in on.steps],
                            "cross_cache_bytes": [s.cross_cache_bytes for s in on.steps],
-                           "source_tokens": len(on.prompt_tokens) if on.family == "encoder-decoder" else 0},
-            "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps]},
+                           "source_tokens": len(on.prompt_tokens) if on.family == "encoder-decoder" else 0,
+                           "step_ms_runs": _milliseconds(on.run_seconds)},
+            "without_cache": {"step_ms": [s.seconds * 1000 for s in off.steps], "step_ms_runs": _milliseconds(off.run_seconds)},
             "calculator": rows}
+
+
+def _milliseconds(runs: tuple[tuple[float, ...], ...]) -> list[list[float]]:
+    return [[seconds * 1000 for seconds in run] for run in runs]

@@ -120,6 +120,12 @@ class Decoding:
     beams: BeamTree | None = None
     familiarity: Familiarity | None = None  # which prompt tokens the model cannot really read
     notices: tuple[str, ...] = ()
+    # The text as the tokenizer writes it: token labels (models.tokens) write spaces as "▁" and
+    # loose bytes as "<XX>", which suits axes and chips but not text a person reads.
+    prompt_text: tuple[str, ...] = ()  # (prompt tokens,) what each prompt token adds to the decoded prompt
+    step_text: tuple[str, ...] = ()  # (steps,) what each step adds to the decoded output; "" for special tokens
+    runs: int = 1  # decodes whose per-step times each step's `seconds` summarises (their median)
+    run_seconds: tuple[tuple[float, ...], ...] = ()  # (runs, steps) every run's time of every step
 
 
 @dataclass(frozen=True)

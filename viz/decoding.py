@@ -73,22 +73,64 @@ def stages_figure(result: Decoding, index: int) -> go.Figure:
     return fig
 
 
+UNFAMILIAR_STYLE = "border:2px dashed #c0392b;background:#fde8e8;"
+CHIP_STYLE = ("display:inline-block;margin:1px;padding:0 4px;border:1px solid #9aa;border-radius:4px;"
+              "font-family:ui-monospace,monospace;")
+# T5's output is a new text, not a continuation of its input: an arrow between them.
+ARROW = '<span style="color:#999"> → </span>'
+
+
+def _texts(result: Decoding) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What each prompt token and each step add to the text as the tokenizer decodes it.
+
+    models.decoding's runs carry it; a Decoding made by hand (tests) may have only the token
+    labels, which then stand in for the text."""
+    prompt = result.prompt_text or result.prompt_tokens
+    steps = result.step_text or tuple(s.token for s in result.steps)
+    return prompt, steps
+
+
+def _framed_pieces(pieces, flags) -> list[tuple[str, bool]]:
+    """The non-empty pieces, each flagged when a token since the last piece was: the byte tokens
+    of one character add "" but the character they complete must still carry their frame."""
+    found, pending = [], False
+    for piece, flag in zip(pieces, flags):
+        pending = pending or bool(flag)
+        if piece:
+            found.append((piece, pending))
+            pending = False
+    return found
+
+
 def text_html(result: Decoding, upto: int) -> str:
-    """The prompt, then each generated token shaded by the probability the model gave it; the
-    facts under it name the model's own numbers and, when sampling, the sampled-from ones."""
+    """The prompt, then each generated step's text shaded by the probability the model gave its
+    token; under it the tokens as chips (their labels), then the facts naming the model's own
+    numbers and, when sampling, the sampled-from ones."""
     shown = result.steps[:max(0, int(upto))]
     flags = result.familiarity.flags if result.familiarity is not None else [False] * len(result.prompt_tokens)
+    prompt_text, step_text = _texts(result)
     # Prompt tokens the model cannot really read get the token strips' dashed red frame.
-    prompt = "".join(f'<span class="unfamiliar" style="border:2px dashed #c0392b;background:#fde8e8">{escape(token)}</span>'
-                     if flag else escape(token) for token, flag in zip(result.prompt_tokens, flags))
+    prompt = "".join(f'<span class="unfamiliar" style="{UNFAMILIAR_STYLE}">{escape(piece)}</span>'
+                     if flag else escape(piece) for piece, flag in _framed_pieces(prompt_text, flags))
     # translate="no": the prompt and the tokens are the model's text, never the page's.
     parts = [f'<span class="prompt" style="color:#555" translate="no">{prompt}</span>']
-    for i, s in enumerate(shown):
+    # The tokens themselves, labelled as in every token strip: the text above cannot show a space
+    # token or a character's bytes, which is what a step adds.
+    chips = [f'<span class="tok{" unfamiliar" if flag else ""}" style="{CHIP_STYLE}{UNFAMILIAR_STYLE if flag else ""}" '
+             f'translate="no">{escape(token)}</span>' for token, flag in zip(result.prompt_tokens, flags)]
+    if result.family == "encoder-decoder" and shown:
+        parts.append(ARROW)
+        chips.append(ARROW)
+    for i, (s, piece) in enumerate(zip(shown, step_text)):
         # Shaded by the model's own confidence, which the knobs do not change.
         alpha = 0.15 + 0.85 * s.prob
-        parts.append(f'<span class="gen" title="{escape(t("step {}: {}", i + 1, probabilities_text(s, 4)))}" '
-                     f'style="background:rgba(33,102,172,{alpha:.2f});color:{"white" if s.prob > 0.5 else "#111"};'
-                     f'padding:1px 2px;border-radius:3px;margin:0 1px" translate="no">{escape(s.token)}</span>')
+        shade = f'background:rgba(33,102,172,{alpha:.2f});color:{"white" if s.prob > 0.5 else "#111"};border-radius:3px;'
+        title = escape(t("step {}: {}", i + 1, probabilities_text(s, 4)))
+        # A step that adds no text (a special token, a character's first bytes) keeps its span, unpadded.
+        pad = "padding:1px 0" if piece else ""
+        parts.append(f'<span class="gen" title="{title}" style="{shade}{pad}" translate="no">{escape(piece)}</span>')
+        chips.append(f'<span class="tok gen-token" title="{title}" style="{CHIP_STYLE}{shade}" translate="no">'
+                     f'{escape(s.token)}</span>')
     last = shown[-1] if shown else None
     ended = last is not None and len(shown) == len(result.steps) and result.stopped == "eos"
     facts = "" if last is None else (
@@ -102,7 +144,10 @@ def text_html(result: Decoding, upto: int) -> str:
         + f" · {t('step {} ms', f'{last.seconds * 1000:.1f}')} · {_cache_text(result, last)}"
         + (t(" · stopped at end-of-sequence") if ended else "") + "</div>")
     notes = "".join(f'<div class="notice" style="color:#8a4b00">⚠ {escape(n)}</div>' for n in result.notices)
-    return f'<div class="decoded" style="font-size:20px;line-height:1.8">{"".join(parts)}</div>{facts}{notes}'
+    # pre-wrap: the decoded text's own spaces and line breaks are part of what the model wrote.
+    text = f'<div class="decoded" style="font-size:20px;line-height:1.8;white-space:pre-wrap">{"".join(parts)}</div>'
+    strip = f'<div class="tokens" style="font-size:13px">{"".join(chips)}</div>'
+    return f"{text}{strip}{facts}{notes}"
 
 
 def _cache_text(result: Decoding, step: Step) -> str:
@@ -112,6 +157,17 @@ def _cache_text(result: Decoding, step: Step) -> str:
         return t("KV cache {:,} B (self-attention)", step.self_cache_bytes)
     return t("KV cache {total:,} B = {own:,} B self-attention + {cross:,} B cross-attention (encoder output)",
              total=step.cache_bytes, own=step.self_cache_bytes, cross=step.cross_cache_bytes)
+
+
+ROW_PX, MIN_PLOT_PX, MAX_HEIGHT_PX = 24, 200, 900
+
+
+def heatmap_height(rows: int, margin: dict) -> int:
+    """A heatmap's figure height: the margins (titles, rotated tick labels) plus a plot area of
+    ROW_PX per row, so that rows and their labels stay readable, at least MIN_PLOT_PX; capped at
+    MAX_HEIGHT_PX, past which the page scrolls more than the rows gain."""
+    plot = max(MIN_PLOT_PX, ROW_PX * int(rows))
+    return int(min(MAX_HEIGHT_PX, margin["t"] + margin["b"] + plot))
 
 
 def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> go.Figure:
@@ -133,12 +189,25 @@ def attention_row_figure(result: Decoding, index: int, cross: bool = False) -> g
     fig = go.Figure(go.Heatmap(z=rows.reshape(layers * heads, keys), x=labels, y=y, colorscale="Blues", zmin=0,
                                hovertemplate=f"%{{y}} → %{{x}}<br>{t('weight')} %{{z:.4f}}<extra></extra>"))
     kind = t("cross-attention to the input" if cross else "self-attention")
+    margin = dict(l=80, r=10, t=48, b=110)
     layout = base_layout(t("step {step} ({token}): its {kind}, every layer and head", step=index + 1,
-                           token=plotly_text(step.token), kind=kind),
-                         height=int(min(700, 160 + 16 * layers * heads)))
-    layout["margin"] = dict(l=80, r=10, t=48, b=110)
+                           token=plotly_text(step.token), kind=kind), height=heatmap_height(layers * heads, margin))
+    layout["margin"] = margin
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
     return fig
+
+
+def _timing_hover(result: Decoding) -> dict:
+    """A time line's hover: how the time was measured, and step 1 named as the prefill, which
+    reads the whole prompt in either mode and so is no sign of what the cache saves."""
+    runs = result.runs
+    how = (t("median of {} runs, alternating cache on and off, after an untimed warm-up", runs) if runs > 1
+           else t("one run"))
+    prefill = t("the prefill: the whole input at once, cross-attention cache filled" if result.family == "encoder-decoder"
+                else "the prefill: the whole prompt at once")
+    hover = [prefill if i == 0 else "" for i in range(len(result.steps))]
+    return dict(hovertext=hover, hovertemplate=t("step {}: {} ms", "%{x}", "%{y:.2f}") + f"<br>{how}<br>%{{hovertext}}"
+                + "<extra></extra>")
 
 
 def cache_figure(with_cache: Decoding, without: Decoding) -> go.Figure:
@@ -147,10 +216,10 @@ def cache_figure(with_cache: Decoding, without: Decoding) -> go.Figure:
     seq2seq = with_cache.family == "encoder-decoder"
     traces = [
         go.Scatter(x=steps, y=[s.seconds * 1000 for s in with_cache.steps], name=t("step time, KV cache on"),
-                   mode="lines+markers", line=dict(color="#2166ac", width=3)),
+                   mode="lines+markers", line=dict(color="#2166ac", width=3), **_timing_hover(with_cache)),
         go.Scatter(x=list(range(1, len(without.steps) + 1)), y=[s.seconds * 1000 for s in without.steps],
                    name=t("step time, cache off (recompute everything)"), mode="lines+markers",
-                   line=dict(color="#d6604d", width=3)),
+                   line=dict(color="#d6604d", width=3), **_timing_hover(without)),
         # Plotly's %{...} go in as fields, so that a language may put the step number where it reads.
         go.Bar(x=steps, y=[s.self_cache_bytes / 1024 for s in with_cache.steps], yaxis="y2",
                name=t("self-attention cache (KiB): the output's own tokens, grows each step"),
@@ -240,7 +309,7 @@ def mask_fill_html(fills: tuple[MaskFill, ...], gpt: Decoding) -> str:
     gpt_tokens = "".join(f'<span title="p = {s.prob:.3f}" style="background:rgba(33,102,172,{0.15 + 0.85 * s.prob:.2f});'
                          f'padding:1px 2px;margin:0 1px;border-radius:3px" translate="no">{escape(s.token)}</span>'
                          for s in gpt.steps)
-    prompt = f'<span translate="no">{escape("".join(gpt.prompt_tokens))}</span>'
+    prompt = f'<span translate="no">{escape("".join(_texts(gpt)[0]))}</span>'
     return (f'<div style="font-size:18px;line-height:2"><div><b>{t("BERT, filling a trailing [MASK]:")}</b> {prompt} '
             f'{bert}</div><div><b>{t("GPT, next-token prediction:")}</b> {prompt} {gpt_tokens}</div></div>')
 
@@ -257,9 +326,10 @@ def alignment_figure(result: Decoding, index: int) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=rows, x=x, y=y, colorscale="Blues", zmin=0,
                                hovertemplate=t("output {} → input {}", "%{y}", "%{x}") + "<br>"
                                + t("mean weight {}", "%{z:.4f}") + "<extra></extra>"))
+    margin = dict(l=110, r=10, t=48, b=110)
     layout = base_layout(t("alignment after {} step(s): cross-attention, mean of all layers and heads", index + 1),
-                         height=int(min(600, 220 + 26 * (index + 1))))
-    layout["margin"] = dict(l=110, r=10, t=48, b=110)
+                         height=heatmap_height(index + 1, margin))
+    layout["margin"] = margin
     fig.update_layout(layout, xaxis=dict(type="category", tickangle=-45), yaxis=dict(type="category", autorange="reversed"))
     return fig
 

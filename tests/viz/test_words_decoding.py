@@ -366,7 +366,8 @@ def test_the_strategy_radio_names_its_choices_and_keeps_their_values():
 def test_the_tab_handlers_answer_in_the_page_language():
     knobs = ("mini-t5", T5_PROMPT, "beam", 1.0, 0, 1.0, 0, 4, 2, True)
     with speaking("zh"):
-        _, index, text, stages, row, cross, alignment, tree = tab.decode_move("end", *knobs, None, 0)
+        _, index, text, *plots = tab.decode_move("end", *knobs, None, 0)
+        stages, row, cross, alignment, tree = (p["value"] for p in plots)
         plot, table = tab.run_kv("mini-t5", T5_PROMPT, 3)
         contrast = tab.run_contrast(GPT_PROMPT, 3)
     assert "共" in text and "束搜索" in stages.layout.title.text and "束搜索" in tree.layout.title.text
@@ -374,4 +375,4 @@ def test_the_tab_handlers_answer_in_the_page_language():
     assert table.startswith("本次运行实测") and "| 模型（层数，KV 头数，头维度） |" in table
     assert "KV 缓存" in plot.layout.title.text and "BERT 反复填充末尾的 [MASK]" in contrast
     english = tab.decode_move("end", *knobs, None, 0)
-    assert english[1] == index and "beam search" in english[3].layout.title.text
+    assert english[1] == index and "beam search" in english[3]["value"].layout.title.text
