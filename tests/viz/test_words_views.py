@@ -88,6 +88,7 @@ def _build(language: str) -> dict:
         for model in ("mini-bert", "mini-gpt", "mini-t5"):
             name = traces.run_trace(model, TEXT).model_name
             for i, fig in enumerate(pat_tab.run_patterns(model, TEXT)):
+                fig = fig.get("value") if isinstance(fig, dict) else fig  # the second plot's update
                 if fig is not None:
                     out[f"patterns {model} {i}"] = (fig, {name}, set())
         for model, kind, layer, head, threshold in (("mini-gpt", "decoder", 1, 1, 0.1), ("mini-bert", "encoder", 0, 2, 0.05)):
