@@ -53,8 +53,40 @@
       });
     });
   };
-  new MutationObserver(bind).observe(document.body, { childList: true, subtree: true });
+  //    The chosen head's outline on the overview follows the head the heatmap shows (its
+  //    layout.meta), so it moves when a slider is released, a tile clicked or a run clamps the
+  //    sliders, and only once the server has drawn that head. Moved here, not redrawn on the
+  //    server: the overview is megabytes (3.4 MB for 12 x 12 heads at 64 tokens), resending it
+  //    on every slider release is what the two-step Attention view was built to avoid, and even
+  //    the embedded models' overviews reach a few hundred kB at longer texts.
+  const placeOutline = () => {
+    const plot = $("#overview .js-plotly-plot");
+    const tiles = plot?.layout?.meta?.tiles;
+    const shape = plot?.layout?.shapes?.[0];
+    const chosen = $("#att-heatmap .js-plotly-plot")?.layout?.meta;
+    if (!tiles || !shape || !chosen || typeof window.Plotly?.relayout !== "function") return;
+    const within = (value, count) => Math.min(Math.max(Number(value) || 0, 0), count - 1);
+    // The same box as viz/overview.py tile_box: cell i spans i - 0.5 .. i + 0.5, one gap between tiles.
+    const x0 = within(chosen.head, tiles.heads) * (tiles.cols + 1) - 0.5;
+    const y0 = within(chosen.layer, tiles.layers) * (tiles.rows + 1) - 0.5;
+    const box = { x0, x1: x0 + tiles.cols, y0, y1: y0 + tiles.rows };
+    if (shape.visible !== false && Object.entries(box).every(([key, value]) => shape[key] === value)) return;
+    const update = { "shapes[0].visible": true };
+    for (const [key, value] of Object.entries(box)) update[`shapes[0].${key}`] = value;
+    window.Plotly.relayout(plot, update);
+  };
+  new MutationObserver(() => { bind(); placeOutline(); }).observe(document.body, { childList: true, subtree: true });
   bind();
+
+  // 2b. Enter in a slider's number box commits the number: Gradio redraws a view when its slider
+  //     is released, which for the number box means on blur, so Enter blurs it.
+  document.addEventListener("keydown", (event) => {
+    const box = event.target;
+    if (event.key !== "Enter" || !box.matches || !box.matches("input[type=number]")) return;
+    if (!box.closest(".block")?.querySelector("input[type=range]")) return;
+    event.preventDefault();
+    box.blur();
+  });
 
   // 3. Language: Gradio's i18n follows the browser; a ?lang= link or the buttons switch it.
   const relabelTabs = (lang) => {

@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.data import AttentionSet
-from viz.style import ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text, token_axis
+from viz.style import (ALLOWED_COLOR, ATTENTION_SCALE, MASKED_COLOR, base_layout, labels_crowd, left_margin,
+                        plotly_text, token_axis)
 from viz.words import t
 
 KIND_TITLES = {
@@ -19,6 +20,13 @@ KIND_TITLES = {
     "decoder": "decoder self-attention",
     "cross": "cross-attention (decoder → encoder)",
 }
+
+
+# A Compare column's figure (four columns of 356 px in a 1600 px window), the narrowest place these
+# figures are drawn. The page builds the Compare and Attention figures alike (ui/controls.py
+# head_view), so labels are laid out for it unless a caller passes the width it draws at.
+NARROW_WIDTH = 356
+COLORBAR_PX = 78  # the weight colour bar and its labels, taken from the plot's width (measured in Chromium)
 
 
 def kind_title(kind: str) -> str:
@@ -33,12 +41,19 @@ def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
     return np.stack(np.broadcast_arrays(q, k), axis=-1)
 
 
-def _axes(fig: go.Figure, attn: AttentionSet) -> None:
+def _axes(fig: go.Figure, attn: AttentionSet, width: int, colorbar: bool) -> None:
+    """Token axes, the key labels turned upright when they would overlap at `width` px."""
     rows = len(attn.query_tokens)
+    xaxis = token_axis(attn.key_tokens, t("key (attended to)"))
+    yaxis = token_axis(attn.query_tokens, t("query (attending)"))
+    left = left_margin(attn.query_tokens, yaxis["tickfont"]["size"])
+    plot = width - left - fig.layout.margin.r - (COLORBAR_PX if colorbar else 0)
+    crowded = labels_crowd(attn.key_tokens, plot, xaxis["tickfont"]["size"])
     fig.update_layout(
         height=int(min(900, max(340, 150 + 24 * rows))),
-        xaxis=dict(token_axis(attn.key_tokens, t("key (attended to)")), tickangle=-90 if len(attn.key_tokens) > 12 else 0),
-        yaxis=dict(token_axis(attn.query_tokens, t("query (attending)")), autorange="reversed"),
+        margin=dict(l=left),
+        xaxis=dict(xaxis, tickangle=-90 if crowded else 0),
+        yaxis=dict(yaxis, autorange="reversed"),
     )
 
 
@@ -51,8 +66,10 @@ def check_head(attn: AttentionSet, layer: int, head: int) -> tuple[int, int]:
     return layer, head
 
 
-def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = "") -> go.Figure:
-    """One head's attention weights, masked cells greyed out."""
+def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = "",
+                      width: int = NARROW_WIDTH) -> go.Figure:
+    """One head's attention weights, masked cells greyed out. layout.meta names the head, which
+    the page's overview outline follows (assets/app.js)."""
     layer, head = check_head(attn, layer, head)
     weights = attn.attn[layer, head].astype(np.float32)
     allowed = attn.mask > 0
@@ -84,12 +101,13 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
         ]
     )
     fig.update_layout(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
-                                              layer=layer, head=head)))
-    _axes(fig, attn)
+                                              layer=layer, head=head)),
+                      meta=dict(layer=layer, head=head))
+    _axes(fig, attn, width, colorbar=True)
     return fig
 
 
-def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
+def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH) -> go.Figure:
     """The mask applied to this attention kind: dark = may attend, grey = masked."""
     allowed = (attn.mask > 0).astype(np.float32)
     text = np.where(allowed > 0, t("may attend"), t("masked"))
@@ -115,5 +133,5 @@ def mask_heatmap(attn: AttentionSet, title: str = "") -> go.Figure:
                          + "</sup>")
     layout["margin"]["t"] = 64  # room for the second title line
     fig.update_layout(layout)
-    _axes(fig, attn)
+    _axes(fig, attn, width, colorbar=False)
     return fig

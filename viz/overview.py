@@ -3,7 +3,8 @@
 One trace with NaN gaps between tiles draws in a fraction of the time of one subplot per head
 (see docs/benchmarks.md). Rows and columns are labelled "L<layer> q<query>" and
 "H<head> k<key>", so a hovered or clicked cell names its head; the app reads the click to open
-that head.
+that head. The chosen head is outlined; the outline's shape and the tile geometry it is placed
+with (layout.meta["tiles"]) let the page move it without the figure being sent again.
 
 A tile has at most MAX_TILE x MAX_TILE cells. Longer texts are shown in blocks of neighbouring
 queries and keys, each cell the largest weight of its block (a one-token diagonal or sink stays
@@ -17,8 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.data import AttentionSet
-from viz.heatmap import kind_title
-from viz.style import ATTENTION_SCALE, MASKED_COLOR, base_layout, plotly_text
+from viz.heatmap import check_head, kind_title
+from viz.style import ATTENTION_SCALE, MASKED_COLOR, SELECTED_COLOR, base_layout, plotly_text
 from viz.words import model_words, t
 
 
@@ -69,7 +70,26 @@ def parse_pick(x: str, y: str) -> tuple[int, int]:
     return layer, head
 
 
-def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
+def tile_box(layer: int, head: int, rows: int, cols: int) -> dict:
+    """x0, x1, y0, y1 of a tile of `rows` x `cols` cells in axis units. On a category axis cell i
+    spans i - 0.5 .. i + 0.5, and tiles are one gap apart, as tile_grid lays them out; assets/app.js
+    computes the same box from layout.meta["tiles"]."""
+    x0, y0 = head * (cols + 1) - 0.5, layer * (rows + 1) - 0.5
+    return dict(x0=x0, x1=x0 + cols, y0=y0, y1=y0 + rows)
+
+
+def _outline(attn: AttentionSet, rows: int, cols: int, layer: int | None, head: int | None) -> dict:
+    """The chosen head's frame. Without a head it is still there, hidden at head 0, so that the
+    page only ever moves it and the figure alone says how it looks."""
+    chosen = layer is not None and head is not None
+    layer, head = check_head(attn, layer, head) if chosen else (0, 0)
+    return dict(type="rect", xref="x", yref="y", **tile_box(layer, head, rows, cols), visible=chosen,
+                line=dict(color=SELECTED_COLOR, width=3), fillcolor="rgba(0,0,0,0)", layer="above")
+
+
+def overview_figure(attn: AttentionSet, model_name: str = "", layer: int | None = None,
+                    head: int | None = None) -> go.Figure:
+    """Every head of one attention kind; given layer and head, that head's tile is outlined."""
     layers, heads, q, k = attn.attn.shape
     rows, cols = blocks(q), blocks(k)
     pooled = len(rows) < q or len(cols) < k
@@ -101,6 +121,8 @@ def overview_figure(attn: AttentionSet, model_name: str = "") -> go.Figure:
     fig.update_layout(
         layout,
         plot_bgcolor=MASKED_COLOR,
+        shapes=[_outline(attn, q, k, layer, head)],
+        meta=dict(tiles=dict(rows=q, cols=k, layers=layers, heads=heads)),
         xaxis=dict(tickmode="array", tickvals=[x[h * (k + 1) + k // 2] for h in range(heads)],
                    ticktext=[t("head {}", h) for h in range(heads)], showgrid=False, side="top"),
         yaxis=dict(tickmode="array", tickvals=[y[lay * (q + 1) + q // 2] for lay in range(layers)],

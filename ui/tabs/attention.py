@@ -10,7 +10,7 @@ from ui.api import api_attention_data
 from ui.controls import RUNS, Page, head_controls, head_view, kinds_update, shown_kind
 from ui.gpu import gpu
 from ui.i18n import L, explain
-from ui.validation import user_errors
+from ui.validation import clamp, user_errors
 from viz.overview import overview_figure, parse_pick
 
 ID, LABEL = "attention", "Attention"
@@ -33,15 +33,21 @@ def view_attention(ref, kind, layer, head):
 
 
 @gpu
-def draw_overview(ref, kind):
+def draw_overview(ref, kind, layer=None, head=None):
     """The all-heads overview of the run just shown. It follows the head view as its own step:
     it is most of the bytes (12 x 12 heads at 64 tokens: 3.4 MB of exact weights), so the chosen
-    head appears first, and moving the layer or head sliders does not send it again."""
+    head appears first, and moving the layer or head sliders does not send it again: the page
+    moves the chosen head's outline itself (assets/app.js). The public /attention_overview takes
+    no layer or head, so its outline starts hidden and the page places it; the page's own steps
+    pass them, and the outline is drawn in place from the start."""
     if not isinstance(ref, kept.Ref):
         return gr.skip()
     with user_errors():
         trace = kept.TRACES.get(ref)
-        return overview_figure(trace.attention(shown_kind(trace, kind)), trace.model_name)
+        attn = trace.attention(shown_kind(trace, kind))
+        if layer is not None and head is not None:
+            layer, head = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
+        return overview_figure(attn, trace.model_name, layer, head)
 
 
 @gpu
@@ -76,10 +82,10 @@ def build(page: Page, tab: gr.Tab) -> None:
     gr.on([layer.release, head.release], view_attention, view, shown, api_name="view_attention",
           api_visibility="private")
     kind.input(view_attention, view, shown, api_visibility="private").then(
-        draw_overview, [trace, kind], over, api_visibility="private")
+        draw_overview, view, over, api_visibility="private")
     open_pick.click(pick_head, [trace, kind, picked], shown, api_name="pick_head", api_visibility="private")
     tab.select(run_attention, [model, page.text, kind, layer, head], [trace, kind, *shown],
-               api_visibility="private", **RUNS).then(draw_overview, [trace, kind], over, api_visibility="private")
+               api_visibility="private", **RUNS).then(draw_overview, view, over, api_visibility="private")
 
 
 def numbers(values: dict, text: str) -> dict:
