@@ -698,3 +698,50 @@ def test_every_model_menu_shows_the_longest_embedded_name_whole(browser, live_ur
     finally:
         shown.close()
     assert narrow == {}, narrow
+
+
+# Enter in a slider's number box redraws the view, and the overview's outline follows the head
+# shown, moved by the page rather than by sending the overview again.
+HEATMAP = "document.querySelector('#att-heatmap .js-plotly-plot')"
+OVERVIEW = "document.querySelector('#overview .js-plotly-plot')"
+# The outline as drawn (visible, x0, y0) and the tile geometry it is placed with.
+OUTLINE = (f"(() => {{ const s = {OVERVIEW}?.layout?.shapes?.[0]; const m = {OVERVIEW}?.layout?.meta?.tiles;"
+           " return s && m ? [s.visible !== false, s.x0, s.y0, m.rows, m.cols] : null; })()")
+
+
+
+def _outline_at(page, layer: int, head: int) -> None:
+    """Wait until the overview's outline frames the tile of `layer`, `head`."""
+    page.wait_for_function(
+        f"(() => {{ const o = {OUTLINE}; return !!o && o[0] && o[1] === {head} * (o[4] + 1) - 0.5"
+        f" && o[2] === {layer} * (o[3] + 1) - 0.5; }})()", timeout=patient(30_000))
+
+
+def test_enter_in_the_layer_number_box_redraws_and_moves_the_outline(page, live_url):
+    page.goto(f"{live_url}?tab=attention")
+    page.wait_for_function(f"!!{HEATMAP}", timeout=patient(90_000))
+    page.wait_for_function(f"{HEATMAP}.layout.title.text.includes('layer 0')", timeout=patient(30_000))
+    page.wait_for_function(f"!!{OVERVIEW}", timeout=patient(60_000))
+    _outline_at(page, 0, 0)
+
+    box = page.locator("#att-layer input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_function(f"{HEATMAP}.layout.title.text.includes('layer 2')", timeout=patient(30_000))
+    assert page.evaluate(f"{HEATMAP}.layout.meta") == {"layer": 2, "head": 0}
+    _outline_at(page, 2, 0)
+
+    # The head's number box too, and the outline follows without the overview being drawn again.
+    page.evaluate(f"window.__overviewTrace = {OVERVIEW}.data[0]")
+    box = page.locator("#att-head input[type=number]")
+    box.fill("1")
+    box.press("Enter")
+    page.wait_for_function(f"{HEATMAP}.layout.title.text.includes('layer 2 · head 1')", timeout=patient(30_000))
+    _outline_at(page, 2, 1)
+    assert page.evaluate(f"{OVERVIEW}.data[0] === window.__overviewTrace")
+
+    # Run draws a new overview through /attention_overview, which names no head: it comes with the
+    # outline hidden, and the page shows it at the head the heatmap still shows.
+    page.locator("#run").click()
+    page.wait_for_function(f"{OVERVIEW}.data[0] !== window.__overviewTrace", timeout=patient(60_000))
+    _outline_at(page, 2, 1)
