@@ -127,9 +127,9 @@ def decode(key: str, prompt: str, settings: Settings, device: str | None = None)
     else:
         step_text = text_pieces(tok, ids + generated, len(ids))
     return Decoding(loaded.spec.key, loaded.family, settings, display_tokens(tok, ids),
-                        tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree,
-                        found, familiarity.notices(loaded.spec.name, found), prompt_text=text_pieces(tok, ids),
-                        step_text=step_text, run_seconds=(tuple(s.seconds for s in steps),))
+                    tuple(generated), tok.decode(generated, skip_special_tokens=True), tuple(steps), stopped, tree,
+                    found, familiarity.notices(loaded.spec.name, found), prompt_text=text_pieces(tok, ids),
+                    step_text=step_text)
 
 
 def _candidates(stages: list[torch.Tensor], final: torch.Tensor, row: int) -> tuple[list[int], np.ndarray]:

@@ -125,7 +125,7 @@ class Decoding:
     prompt_text: tuple[str, ...] = ()  # (prompt tokens,) what each prompt token adds to the decoded prompt
     step_text: tuple[str, ...] = ()  # (steps,) what each step adds to the decoded output; "" for special tokens
     runs: int = 1  # decodes whose per-step times each step's `seconds` summarises (their median)
-    run_seconds: tuple[tuple[float, ...], ...] = ()  # (runs, steps) every run's time of every step
+    run_seconds: tuple[tuple[float, ...], ...] = ()  # (runs, steps) every run's step times, when runs > 1
 
 
 @dataclass(frozen=True)

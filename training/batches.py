@@ -52,9 +52,9 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: 
     """Batches of single sentences (no NSP label, 40 %) or of sentence pairs (60 %).
 
     A batch of `batch_size` holds one kind only, so short single sentences are not padded to pair
-    length; with `tokens`, examples of both kinds are grouped by length (`grouped`). Pairs are half IsNext (a story's two sentences), half NotNext:
-    the first sentence followed by another story's second (mostly, as the held-out NSP test
-    does) or by any other sentence.
+    length; with `tokens`, examples of both kinds are grouped by length (`grouped`). Pairs are
+    half IsNext (a story's two sentences), half NotNext: the first sentence followed by another
+    story's second (mostly, as the held-out NSP test does) or by any other sentence.
     """
     singles = _encode(tok, [s.text for p in pairs for s in (p.zh, p.en)])
     firsts = {lang: _encode(tok, [getattr(f, lang).text for f, _ in stories]) for lang in ("zh", "en")}
@@ -79,16 +79,14 @@ def bert_batches(tok, pairs, stories, batch_size: int, rng: random.Random, gen: 
             b, label = singles[rng.randrange(len(singles))], 1
         return [cls, *a, sep, *b, sep], [0] * (len(a) + 2) + [1] * (len(b) + 1), label
 
-    def examples():
-        if not tokens:
-            while True:
-                draw = pair if rng.random() < 0.6 else single
-                yield [draw() for _ in range(batch_size)]
+    def fixed():
         while True:
-            pool = [(pair if rng.random() < 0.6 else single)() for _ in range(batch_size * POOL)]
-            yield from grouped(pool, tokens, rng, parts=lambda e: (len(e[0]),))
+            draw = pair if rng.random() < 0.6 else single
+            yield [draw() for _ in range(batch_size)]
 
-    for batch in examples():
+    examples = fixed() if not tokens else budgeted(lambda: (pair if rng.random() < 0.6 else single)(),
+                                                   batch_size, tokens, rng, parts=lambda e: (len(e[0]),))
+    for batch in examples:
         rows, types, nsp = zip(*batch)
         ids = _pad(list(rows), tok.pad_token_id)
         attention = _pad([[1] * len(r) for r in rows], 0)
@@ -145,8 +143,7 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random, tokens:
     if not tokens:
         while True:
             yield batch([draw() for _ in range(batch_size)])
-    while True:
-        yield from (batch(group) for group in grouped([draw() for _ in range(batch_size * POOL)], tokens, rng))
+    yield from map(batch, budgeted(draw, batch_size, tokens, rng))
 
 
 # Batches drawn at once and grouped by length when batches have a token budget.
@@ -155,6 +152,13 @@ POOL = 32
 
 def _source_target(example: tuple) -> tuple[int, ...]:
     return len(example[0]), len(example[1])
+
+
+def budgeted(draw: Callable[[], tuple], batch_size: int, tokens: int, rng: random.Random,
+             parts: Callable[[tuple], tuple[int, ...]] = _source_target) -> Iterator[list[tuple]]:
+    """Endless lists of examples from `draw`, POOL batches' worth at a time, grouped by length."""
+    while True:
+        yield from grouped([draw() for _ in range(batch_size * POOL)], tokens, rng, parts)
 
 
 def grouped(examples: list[tuple], tokens: int, rng: random.Random,
