@@ -34,18 +34,22 @@ def kind_title(kind: str) -> str:
     return t(KIND_TITLES.get(kind, kind))
 
 
-def _pairs(query: tuple[str, ...], key: tuple[str, ...]) -> np.ndarray:
-    """(query, key, 2) labels for hover text."""
-    q = np.asarray([plotly_text(token) for token in query], dtype=object)[:, None]
-    k = np.asarray([plotly_text(token) for token in key], dtype=object)[None, :]
-    return np.stack(np.broadcast_arrays(q, k), axis=-1)
+def position_labels(tokens: tuple[str, ...]) -> list[str]:
+    """One category per position, "3: the": unique where tokens repeat, and what the hover shows.
+
+    The heatmaps take these as their x and y, so a hover reads the token from the axis (n strings)
+    instead of from per-cell customdata (n² strings: at 512 tokens 0.5 M strings, seconds to
+    serialise, where the weights themselves travel as one base64 float32 array)."""
+    return [f"{i}: {plotly_text(token)}" for i, token in enumerate(tokens)]
 
 
 def _axes(fig: go.Figure, attn: AttentionSet, width: int, colorbar: bool) -> None:
     """Token axes, the key labels turned upright when they would overlap at `width` px."""
     rows = len(attn.query_tokens)
-    xaxis = token_axis(attn.key_tokens, t("key (attended to)"))
-    yaxis = token_axis(attn.query_tokens, t("query (attending)"))
+    xaxis = dict(token_axis(attn.key_tokens, t("key (attended to)")), type="category",
+                 tickvals=position_labels(attn.key_tokens))
+    yaxis = dict(token_axis(attn.query_tokens, t("query (attending)")), type="category",
+                 tickvals=position_labels(attn.query_tokens))
     left = left_margin(attn.query_tokens, yaxis["tickfont"]["size"])
     plot = width - left - fig.layout.margin.r - (COLORBAR_PX if colorbar else 0)
     crowded = labels_crowd(attn.key_tokens, plot, xaxis["tickfont"]["size"])
@@ -66,6 +70,12 @@ def check_head(attn: AttentionSet, layer: int, head: int) -> tuple[int, int]:
     return layer, head
 
 
+def _layer(z: np.ndarray, color: str, hover: str, name: str, x: list[str], y: list[str], **kw) -> go.Heatmap:
+    """Cells of one flat colour where z is 1 (nan elsewhere: not drawn, no hover)."""
+    return go.Heatmap(z=z, x=x, y=y, colorscale=[[0, color], [1, color]], showscale=False, hoverongaps=False,
+                      hovertemplate=hover + "<extra></extra>", name=name, **kw)
+
+
 def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = "",
                       width: int = NARROW_WIDTH) -> go.Figure:
     """One head's attention weights, masked cells greyed out. layout.meta names the head, which
@@ -75,31 +85,25 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
     allowed = attn.mask > 0
     shown = np.where(allowed, weights, np.nan).astype(np.float32)
     masked = np.where(allowed, np.nan, 1.0).astype(np.float32)
-    pairs = _pairs(attn.query_tokens, attn.key_tokens)
-    fig = go.Figure(
-        [
-            go.Heatmap(
-                z=shown,
-                customdata=pairs,
-                colorscale=ATTENTION_SCALE,
-                zmin=0.0,
-                zmax=float(np.nanmax(shown)) if allowed.any() else 1.0,
-                hoverongaps=False,
-                hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
-                f"<br>{t('weight')} %{{z:.6f}}<extra></extra>",
-                colorbar=dict(title=dict(text=t("weight")), thickness=14),
-                name=t("attention"),
-            ),
-            go.Heatmap(
-                z=masked,
-                colorscale=[[0, MASKED_COLOR], [1, MASKED_COLOR]],
-                showscale=False,
-                hoverongaps=False,
-                hovertemplate=f"{t('query')} %{{y}} → {t('key')} %{{x}}: {t('masked, weight exactly 0')}<extra></extra>",
-                name=t("masked"),
-            ),
-        ]
-    )
+    x, y = position_labels(attn.key_tokens), position_labels(attn.query_tokens)
+    traces = [
+        go.Heatmap(
+            z=shown,
+            x=x,
+            y=y,
+            colorscale=ATTENTION_SCALE,
+            zmin=0.0,
+            zmax=float(np.nanmax(shown)) if allowed.any() else 1.0,
+            hoverongaps=False,
+            hovertemplate=f"{t('query')} %{{y}}<br>{t('key')} %{{x}}<br>{t('weight')} %{{z:.6f}}<extra></extra>",
+            colorbar=dict(title=dict(text=t("weight")), thickness=14),
+            name=t("attention"),
+        ),
+    ]
+    if not allowed.all():
+        traces.append(_layer(masked, MASKED_COLOR, f"{t('query')} %{{y}} → {t('key')} %{{x}}: "
+                             f"{t('masked, weight exactly 0')}", t("masked"), x, y))
+    fig = go.Figure(traces)
     fig.update_layout(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
                                               layer=layer, head=head)),
                       meta=dict(layer=layer, head=head))
@@ -108,25 +112,19 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
 
 
 def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH) -> go.Figure:
-    """The mask applied to this attention kind: dark = may attend, grey = masked."""
-    allowed = (attn.mask > 0).astype(np.float32)
-    text = np.where(allowed > 0, t("may attend"), t("masked"))
-    pairs = _pairs(attn.query_tokens, attn.key_tokens)
-    fig = go.Figure(
-        go.Heatmap(
-            z=allowed,
-            customdata=np.concatenate([pairs, text[..., None].astype(object)], axis=-1),
-            colorscale=[[0, MASKED_COLOR], [0.5, MASKED_COLOR], [0.5, ALLOWED_COLOR], [1, ALLOWED_COLOR]],
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            xgap=1,
-            ygap=1,
-            hovertemplate=f"{t('query')} %{{y}}: %{{customdata[0]}}<br>{t('key')} %{{x}}: %{{customdata[1]}}"
-            "<br>%{customdata[2]}<extra></extra>",
-            name=t("mask"),
-        )
-    )
+    """The mask applied to this attention kind: dark = may attend, grey = masked (one trace each,
+    so each has its own hover text without a string per cell)."""
+    allowed = attn.mask > 0
+    x, y = position_labels(attn.key_tokens), position_labels(attn.query_tokens)
+    where = f"{t('query')} %{{y}}<br>{t('key')} %{{x}}<br>"
+    # Grid lines only while cells are wide enough to keep some colour between them.
+    gap = 1 if max(allowed.shape) <= 64 else 0
+    # A layer with no cell is left out: 1.4 MB of nothing for an encoder's full mask at 512 tokens.
+    fig = go.Figure([
+        _layer(np.where(cells, 1.0, np.nan).astype(np.float32), color, where + t(name), t(name), x, y, xgap=gap, ygap=gap)
+        for cells, color, name in ((allowed, ALLOWED_COLOR, "may attend"), (~allowed, MASKED_COLOR, "masked"))
+        if cells.any()
+    ])
     n_allowed = int(allowed.sum())
     layout = base_layout(title or t("mask: {kind}", kind=kind_title(attn.kind))
                          + "<br><sup>" + t("{allowed} of {cells} cells allowed", allowed=n_allowed, cells=allowed.size)

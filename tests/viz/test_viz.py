@@ -42,23 +42,37 @@ def test_repeated_tokens_keep_their_own_rows_and_columns():
     a = _causal_set(tokens=("the", "cat", "the", "mouse"))
     fig = attention_heatmap(a, 0, 0)
     assert list(fig.layout.xaxis.ticktext) == ["the", "cat", "the", "mouse"]
-    assert list(fig.layout.xaxis.tickvals) == [0, 1, 2, 3]
+    assert list(fig.layout.xaxis.tickvals) == ["0: the", "1: cat", "2: the", "3: mouse"]
     assert list(fig.layout.yaxis.ticktext) == ["the", "cat", "the", "mouse"]
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
 
 
-def test_hover_names_query_and_key_tokens():
+def test_hover_names_query_and_key_tokens_without_a_string_per_cell():
     a = _causal_set()
-    fig = attention_heatmap(a, 0, 0)
-    custom = np.asarray(fig.data[0].customdata)
-    assert custom.shape == (4, 4, 2)
-    assert custom[3, 1].tolist() == ["mouse", "cat"]
+    for fig in (attention_heatmap(a, 0, 0), mask_heatmap(a)):
+        for trace in fig.data:
+            assert list(trace.y)[3] == "3: mouse" and list(trace.x)[1] == "1: cat"
+            assert "%{y}" in trace.hovertemplate and "%{x}" in trace.hovertemplate
+            assert trace.customdata is None and trace.text is None
 
 
 def test_mask_figure_equals_the_mask():
     a = _causal_set()
     fig = mask_heatmap(a)
-    assert np.array_equal(np.asarray(fig.data[0].z), a.mask)
+    allowed, masked = (np.asarray(trace.z, dtype=np.float32) for trace in fig.data)
+    assert np.array_equal(np.nan_to_num(allowed), a.mask) and np.array_equal(np.nan_to_num(masked), 1 - a.mask)
+    assert [trace.name for trace in fig.data] == ["may attend", "masked"]
+    assert "may attend" in fig.data[0].hovertemplate and "masked" in fig.data[1].hovertemplate
     assert "10 of 16 cells allowed" in fig.layout.title.text
+
+
+def test_a_full_mask_sends_no_empty_masked_layer():
+    n = 3
+    a = AttentionSet("encoder", np.full((1, 1, n, n), 1 / n, np.float32), np.ones((n, n), np.float32),
+                     ("a", "b", "c"), ("a", "b", "c"))
+    assert [trace.name for trace in attention_heatmap(a, 0, 0).data] == ["attention"]
+    assert [trace.name for trace in mask_heatmap(a).data] == ["may attend"]
+    np.testing.assert_array_equal(np.asarray(mask_heatmap(a).data[0].z), np.ones((n, n)))
 
 
 def test_cross_attention_is_not_square():
@@ -117,7 +131,7 @@ def test_markup_like_tokens_are_escaped_for_plotly():
     a = _causal_set(tokens=("<pad>", "I", "</s>", "&"))
     fig = attention_heatmap(a, 0, 0)
     assert list(fig.layout.xaxis.ticktext) == ["&lt;pad&gt;", "I", "&lt;/s&gt;", "&amp;"]
-    assert fig.data[0].customdata[2][0][0] == "&lt;/s&gt;"
+    assert list(fig.data[0].y)[2] == "2: &lt;/s&gt;"
 
 
 def test_tables_show_names_and_tokens_as_text():
