@@ -6,6 +6,7 @@ No torch here: models/analysis.py, which viz/ imports, uses these too.
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -20,7 +21,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
 
     Never negative: a one-hot row would otherwise give -0.0 (shown as "-0.000"), and rounding
     in a row summing to just over 1 a tiny negative value."""
-    h = -(p * np.log(np.where(p > 0, p, 1.0))).sum(-1)
+    h = special.entr(p).sum(-1)
     # Adding 0.0 turns the -0.0 that maximum may keep into 0.0.
     return np.maximum(h, 0.0) + 0.0
 
