@@ -245,3 +245,43 @@ def typed_runs() -> list[str]:
         "Before issue 16 the same action sent 10 requests for the four columns (the typing timer fired too, and the "
         "hidden Attention tab ran) and took 3.3-5.9 s to draw, against 0.14-0.35 s for one column's call.",
     ]
+
+
+HEAT_SIZES = (16, 64, 256, 512)
+
+
+def heatmap_cost() -> list[str]:
+    """One head's heatmap and its mask (what a Compare column and the Attention tab draw) as the
+    input grows: build + serialise time and bytes against the same head's weights as the API's
+    JSON lists, and Chromium's draw time of the head (target under 0.5 s at 512 tokens)."""
+    import json
+
+    from models.data import AttentionSet
+    from viz.heatmap import attention_heatmap, mask_heatmap
+
+    rng = np.random.default_rng(0)
+    rows, figures = [], {}
+    for n in HEAT_SIZES:
+        scores = rng.normal(size=(1, 1, n, n)) + np.triu(np.full((n, n), -np.inf), 1)
+        attn = np.exp(scores - scores.max(-1, keepdims=True))
+        attn = (attn / attn.sum(-1, keepdims=True)).astype(np.float32)
+        tokens = tuple(f"t{i}" for i in range(n))
+        data = AttentionSet("decoder", attn, np.tril(np.ones((n, n), np.float32)), tokens, tokens)
+
+        def figures_json():
+            return attention_heatmap(data, 0, 0).to_json(), mask_heatmap(data).to_json()
+
+        def numbers_json():
+            return json.dumps(np.round(attn[0, 0].astype(np.float64), 7).tolist())
+
+        drawn, numbers = timed(figures_json, 3), timed(numbers_json, 3)
+        head, mask = figures_json()
+        figures[n] = head
+        rows.append((n, ms(drawn, 50), len(head) + len(mask), ms(numbers, 50), len(numbers_json())))
+    draw = drawtimed({n: figures[n] for n in HEAT_SIZES})
+    lines = ["| tokens | head + mask: build + serialise p50 (ms) | bytes | the head's weights as JSON lists (ms) | bytes "
+             "| ratio (time) | Chromium draw of the head, median (ms) |", "|---|---|---|---|---|---|---|"]
+    for n, t_fig, b_fig, t_num, b_num in rows:
+        drawn_ms = f"{draw[n]:.0f}" if draw else "n/a"
+        lines.append(f"| {n} | {t_fig:.0f} | {b_fig:,} | {t_num:.0f} | {b_num:,} | {t_fig / t_num:.2f} | {drawn_ms} |")
+    return lines
