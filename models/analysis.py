@@ -12,15 +12,15 @@ the API and viz/ share one computation.
   det = prod a[i, i], so with every diagonal weight > 0 it is full rank without any tolerance.
 - Rollout and flow: Abnar and Zuidema 2020, "Quantifying Attention Flow in Transformers".
 
-Pure numpy, networkx and scipy (for the maximum-flow solver); no torch.
+Pure numpy and scipy (its maximum-flow solver); no torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
+from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_flow
 
 from models import numeric
@@ -229,33 +229,38 @@ def rollout(attn: np.ndarray) -> np.ndarray:
     return result
 
 
-def flow_graph(attn: np.ndarray, min_capacity: float = 0.0) -> nx.DiGraph:
-    """The layered attention graph: node (l, i) is token i after layer l (l = 0 is the input);
-    an edge (l, i) -> (l - 1, j) has capacity equal to the residual attention of i on j."""
-    layers = residual_attention(attn)
-    graph = nx.DiGraph()
-    for l, a in enumerate(layers, start=1):
-        queries, keys = np.nonzero(a > min_capacity)
-        graph.add_edges_from(((l, int(i)), (l - 1, int(j)), {"capacity": float(a[i, j])}) for i, j in zip(queries, keys))
-    return graph
-
-
 FLOW_SCALE = 10**9  # capacities as integers in billionths: the solver works on integers
+
+
+def flow_capacities(attn: np.ndarray, position: int) -> csr_array:
+    """Abnar and Zuidema's layered graph as a sparse capacity matrix: node l * n + i is token i
+    after layer l (l = 0 is the input), and the edge (l, i) -> (l - 1, j) has capacity equal to the
+    residual attention of i on j, in integer billionths. Only the query's node is kept in the last
+    layer (no other node there is reachable from it).
+
+    Built with numpy: networkx took ~10 s to build bert-base's graph at 512 tokens (3.1 M edges),
+    this takes ~0.2 s."""
+    residual = residual_attention(attn)  # (layers, n, n)
+    n_layers, n = residual.shape[0], residual.shape[-1]
+    capacity = np.floor(residual * FLOW_SCALE).astype(np.int64)
+    below = (np.arange(n_layers - 1)[:, None] * n + np.arange(n)[None, :])[:, None, :]  # (layers - 1, 1, n)
+    rows = np.concatenate([np.repeat(np.arange(n, n_layers * n), n), np.full(n, n_layers * n + position)])
+    cols = np.concatenate([np.broadcast_to(below, (n_layers - 1, n, n)).ravel(), (n_layers - 1) * n + np.arange(n)])
+    values = np.concatenate([capacity[:-1].ravel(), capacity[-1, position]])
+    keep = values > 0
+    size = (n_layers + 1) * n
+    return csr_array((values[keep], (rows[keep], cols[keep])), shape=(size, size))
 
 
 def flow(attn: np.ndarray, position: int) -> np.ndarray:
     """(n,) maximum flow from `position` at the last layer to each input token.
 
-    The graph is built with networkx; the maximum flow itself runs in scipy's Dinic solver
-    (networkx's pure-Python solvers take minutes on 12 layers x 64 tokens, this takes ~0.1 s).
-    Capacities are rounded down to billionths, so values are exact to about 1e-8.
+    The maximum flow runs in scipy's Dinic solver on flow_capacities (networkx's pure-Python
+    solvers take minutes on 12 layers x 64 tokens, this takes ~0.1 s). Capacities are rounded
+    down to billionths, so values are exact to about 1e-8.
     """
     n_layers, n = attn.shape[0], attn.shape[-1]
-    graph = flow_graph(attn)
-    nodes = [(l, i) for l in range(n_layers + 1) for i in range(n)]
-    capacity = nx.to_scipy_sparse_array(graph, nodelist=nodes, weight="capacity", format="csr")
-    capacity.data = np.floor(capacity.data * FLOW_SCALE)
-    capacity = capacity.astype(np.int64)
+    capacity = flow_capacities(attn, position)
     source = n_layers * n + position
     values = []
     for j in range(n):

@@ -170,14 +170,6 @@ def test_flow_equals_networkx_maximum_flow():
     assert np.allclose(analysis.flow(attn, 1), expected, atol=1e-7)
 
 
-def test_flow_graph_is_the_layered_graph():
-    attn = _random_attention((2, 3, 4, 4), seed=4)
-    built, expected = analysis.flow_graph(attn), _layered_graph(attn)
-    assert set(built.edges) == set(expected.edges)
-    for u, v, data in expected.edges(data=True):
-        assert built.edges[u, v]["capacity"] == pytest.approx(data["capacity"], abs=1e-12)
-
-
 def test_importance_defaults_and_bounds():
     attn = _set([_previous(5)], "decoder")
     result = analysis.importance(attn)
@@ -247,3 +239,16 @@ def test_rank_json_carries_the_exact_argument():
     assert data["encoder"]["log_det"] == [[None]] and data["encoder"]["full_rank_exact"] == [[False]]
     assert data["encoder"]["float_rank"] == [[n]] and data["decoder"]["float_tolerance"] == decoder.float_tolerance
     assert data["decoder"]["rank"] == decoder.rank.tolist()  # the fields the API had stay
+
+
+def test_flow_capacities_are_the_layered_graph_below_the_query():
+    attn = _random_attention((3, 2, 4, 4), seed=5)
+    graph, position = _layered_graph(attn), 2
+    layers, n = 3, 4
+    built = analysis.flow_capacities(attn, position).toarray()
+    expected = np.zeros_like(built)
+    for (l, i), (_, j), data in graph.edges(data=True):
+        if l < layers or i == position:  # the last layer keeps only the query's node
+            expected[l * n + i, (l - 1) * n + j] = np.floor(data["capacity"] * analysis.FLOW_SCALE)
+    np.testing.assert_array_equal(built, expected)
+    assert built[layers * n + position].sum() > 0 and not built[layers * n + (position + 1) % n].any()
