@@ -36,12 +36,14 @@ def api_models() -> list[dict]:
 
 
 @gpu
-def api_attention_data(model: str, text: str, layer: int = -1) -> dict:
+def api_attention_data(model: str, text: str, layer: int = -1, encoding: str = "json") -> dict:
     """Run a model once on a text: tokens, attentions [layer][head][query][key] (every layer, or
-    only `layer` when it is 0 or more), masks, outputs."""
+    only `layer` when it is 0 or more), masks, outputs. `encoding` "float16" or "float32" sends
+    the weights as base64 bytes with dtype and shape instead of JSON lists."""
     with user_errors():
         layer = number(layer, "layer")
-        return traces.trace_to_json(traces.run_trace(model, text), None if layer < 0 else layer)
+        encoding = encoding if isinstance(encoding, str) else ""
+        return traces.trace_to_json(traces.run_trace(model, text), None if layer < 0 else layer, encoding)
 
 
 @gpu

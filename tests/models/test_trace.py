@@ -169,6 +169,42 @@ def test_json_answers_over_the_size_limit_are_refused(traced, monkeypatch):
     assert trace_to_json(tr)["tokens"] == list(tr.tokens)
 
 
+def _unpack(block: dict) -> np.ndarray:
+    """Read a packed array back with nothing but base64 and numpy, as a client would."""
+    import base64
+
+    assert block["byteorder"] == "little" and block["order"] == "C"
+    return np.frombuffer(base64.b64decode(block["base64"]), np.dtype(block["dtype"]).newbyteorder("<")).reshape(
+        block["shape"])
+
+
+@pytest.mark.parametrize("encoding", ["float32", "float16"])
+def test_packed_form_carries_the_same_numbers(traced, encoding):
+    _, _, tr = traced
+    data = trace_to_json(tr, encoding=encoding)
+    assert data["encoding"] == encoding and data["tokens"] == list(tr.tokens)
+    for a in tr.attentions:
+        weights = _unpack(data[a.kind]["attentions"])
+        assert weights.dtype == np.dtype(encoding) and weights.shape == a.attn.shape
+        np.testing.assert_array_equal(weights, a.attn.astype(encoding))  # exactly the weights, in that precision
+        np.testing.assert_array_equal(_unpack(data[a.kind]["mask"]), a.mask.astype(np.uint8))
+    one = trace_to_json(tr, 0, "float16")
+    np.testing.assert_array_equal(_unpack(one[tr.attentions[0].kind]["attentions"])[0], tr.attentions[0].attn[0].astype(np.float16))
+
+
+def test_packed_answers_have_their_own_limit_and_unknown_encodings_are_refused(traced, monkeypatch):
+    _, _, tr = traced
+    total = sum(a.attn.size for a in tr.attentions)
+    monkeypatch.setenv(trace_mod.MAX_NUMBERS_ENV, "1")  # the JSON limit does not apply to packed answers
+    assert trace_to_json(tr, encoding="float16")["encoding"] == "float16"
+    monkeypatch.setattr(trace_mod, "max_binary_bytes", lambda: 2 * total)
+    assert trace_to_json(tr, encoding="float16")["encoding"] == "float16"
+    with pytest.raises(ValueError, match=f"would hold {4 * total:,} bytes of float32 weights.*ask for float16"):
+        trace_to_json(tr, encoding="float32")
+    with pytest.raises(ValueError, match="Unknown encoding 'npz': choose json, float16 or float32"):
+        trace_to_json(tr, encoding="npz")
+
+
 def test_significant_digits_are_short_and_close():
     values = np.array([0.1, 1 / 3, 2 / 3, 1e-9 / 3, 0.0, 1.0, 123456789.0, -0.000123456789], np.float32)
     rounded = trace_mod.significant(values)

@@ -39,6 +39,20 @@ def test_attention_data_equals_transformers(client):
     assert data["outputs"]["kind"] == "next_token" and len(data["outputs"]["next_token"]) == 5
 
 
+def test_attention_data_packed_is_the_json_answer_in_base64(client):
+    import base64
+
+    text = "The cat chases a mouse"
+    plain = client.predict("mini-gpt", text, api_name="/attention_data")
+    packed = client.predict("mini-gpt", text, -1, "float32", api_name="/attention_data")
+    block = packed["decoder"]["attentions"]
+    weights = np.frombuffer(base64.b64decode(block["base64"]), "<f4").reshape(block["shape"])
+    np.testing.assert_allclose(weights, np.asarray(plain["decoder"]["attentions"]), rtol=5e-7, atol=0)
+    assert packed["encoding"] == "float32" and packed["tokens"] == plain["tokens"]
+    with pytest.raises(Exception, match="Unknown encoding 'npz'"):
+        client.predict("mini-gpt", text, -1, "npz", api_name="/attention_data")
+
+
 def test_attention_data_one_layer_and_the_size_limit(client, monkeypatch):
     text = "I like eating apples"
     full = client.predict("mini-llama", text, api_name="/attention_data")["decoder"]

@@ -48,7 +48,7 @@ def _call(name, *args):
 
 # Every public endpoint and what each of its arguments may be.
 ENDPOINTS = {
-    "api_attention_data": (MODELS, TEXTS, NUMBERS),
+    "api_attention_data": (MODELS, TEXTS, NUMBERS, st.sampled_from(["json", "float16", "float32", "npz", "", None])),
     "api_head_patterns": (MODELS, TEXTS),
     "api_attention_rank": (MODELS, TEXTS, NUMBERS),
     "api_attention_flow": (MODELS, TEXTS, NUMBERS, st.sampled_from(["", "encoder", "decoder", "cross", "x", None])),
