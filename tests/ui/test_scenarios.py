@@ -95,7 +95,9 @@ def _masks_encoder_vs_decoder(values):
     for slug, mask in (("gpt", causal), ("bert", np.ones((n_bert, n_bert), int))):
         _, _, _, _, layer, _, mask_fig, attn_fig = _column(values, slug)
         assert layer["value"] == 1  # the scenario's layer is the one drawn
-        assert np.array_equal(np.asarray(mask_fig.data[0].z), mask)
+        drawn = {trace.name: np.nan_to_num(np.asarray(trace.z, dtype=float)) for trace in mask_fig.data}
+        assert np.array_equal(drawn["may attend"], mask)  # the mask figure's allowed layer is the mask
+        assert np.array_equal(drawn.get("masked", np.zeros_like(drawn["may attend"])), 1 - mask)
         shown = np.asarray(attn_fig.data[0].z, dtype=float)
         assert np.array_equal(np.isnan(shown), mask == 0)
 
