@@ -36,7 +36,7 @@ def api_models() -> list[dict]:
 
 
 @gpu
-def api_attention_data(model: str, text: str, layer: int = -1, encoding: str = "json") -> dict:
+def api_attention_data(model: str, text: str, layer: int = -1, *, encoding: str = "json") -> dict:
     """Run a model once on a text: tokens, attentions [layer][head][query][key] (every layer, or
     only `layer` when it is 0 or more), masks, outputs. `encoding` "float16" or "float32" sends
     the weights as base64 bytes with dtype and shape instead of JSON lists."""
@@ -154,22 +154,28 @@ ENDPOINTS = {
 
 
 def with_language(fn: Callable) -> Callable:
-    """An endpoint with an optional last argument `language` ("en", the default, or "zh"): the
-    language of the text its answer carries (notices), the numbers being the same in both."""
+    """An endpoint with an optional argument `language` ("en", the default, or "zh") after fn's
+    positional ones: the language of the text its answer carries (notices), the numbers being the
+    same in both. fn's keyword-only arguments come after it, so adding one to an endpoint never
+    moves `language` for clients that pass it by position."""
     signature = inspect.signature(fn)
-    count = len(signature.parameters)
+    positional = [p for p in signature.parameters.values() if p.kind != inspect.Parameter.KEYWORD_ONLY]
+    keywords = [p for p in signature.parameters.values() if p.kind == inspect.Parameter.KEYWORD_ONLY]
+    count = len(positional)
 
     def endpoint(*args):
         # Gradio passes every argument, the defaults filled in; a shorter call has no language.
         language = args[count] if len(args) > count else "en"
+        chosen = dict(zip((p.name for p in keywords), args[count + 1:]))
         with speaking(language):
-            answer = fn(*args[:count])
+            answer = fn(*args[:count], **chosen)
         if isinstance(answer, dict) and "notices" in answer:
             answer = {**answer, "notices": [in_language(n, language) for n in answer["notices"]]}
         return answer
     endpoint.__signature__ = signature.replace(parameters=[
-        *signature.parameters.values(),
-        inspect.Parameter("language", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="en", annotation=str)])
+        *positional,
+        inspect.Parameter("language", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="en", annotation=str),
+        *(p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in keywords)])
     endpoint.__annotations__ = {**get_type_hints(fn), "language": str}
     endpoint.__name__, endpoint.__doc__ = fn.__name__, fn.__doc__
     return endpoint

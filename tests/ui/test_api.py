@@ -44,13 +44,14 @@ def test_attention_data_packed_is_the_json_answer_in_base64(client):
 
     text = "The cat chases a mouse"
     plain = client.predict("mini-gpt", text, api_name="/attention_data")
-    packed = client.predict("mini-gpt", text, -1, "float32", api_name="/attention_data")
+    packed = client.predict("mini-gpt", text, -1, "en", "float32", api_name="/attention_data")
+    assert client.predict("mini-gpt", text, encoding="float16", api_name="/attention_data")["encoding"] == "float16"
     block = packed["decoder"]["attentions"]
     weights = np.frombuffer(base64.b64decode(block["base64"]), "<f4").reshape(block["shape"])
     np.testing.assert_allclose(weights, np.asarray(plain["decoder"]["attentions"]), rtol=5e-7, atol=0)
     assert packed["encoding"] == "float32" and packed["tokens"] == plain["tokens"]
-    with pytest.raises(Exception, match="Unknown encoding 'npz'"):
-        client.predict("mini-gpt", text, -1, "npz", api_name="/attention_data")
+    with pytest.raises(Exception, match="未知的编码 'npz'"):
+        client.predict("mini-gpt", text, -1, "zh", "npz", api_name="/attention_data")
 
 
 def test_attention_data_one_layer_and_the_size_limit(client, monkeypatch):

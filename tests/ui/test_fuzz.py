@@ -7,6 +7,7 @@ and reads the counts from the JSON file named by TRIPTYCH_FUZZ_REPORT.
 """
 
 import json
+import inspect
 import os
 from collections import Counter
 
@@ -34,8 +35,12 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get
 def _call(name, *args):
     TRIED[name] = TRIED.get(name, 0) + 1
     outcomes = OUTCOMES.setdefault(name, Counter())
+    fn = getattr(api, name)
+    # Keyword-only arguments (an endpoint's later additions) take the last values by name.
+    named = [p.name for p in inspect.signature(fn).parameters.values() if p.kind == inspect.Parameter.KEYWORD_ONLY]
+    split = len(args) - len(named)
     try:
-        result = getattr(api, name)(*args)
+        result = fn(*args[:split], **dict(zip(named, args[split:])))
     except gr.Error as err:
         outcomes["internal error" if err.title == "Internal error · 内部错误" else "clear error"] += 1
         assert err.title != "Internal error · 内部错误", (name, args, err.message)
