@@ -257,6 +257,7 @@ def heatmap_cost() -> list[str]:
     import json
 
     from models.data import AttentionSet
+    from models.trace import significant
     from viz.heatmap import attention_heatmap, mask_heatmap
 
     rng = np.random.default_rng(0)
@@ -272,7 +273,7 @@ def heatmap_cost() -> list[str]:
             return attention_heatmap(data, 0, 0).to_json(), mask_heatmap(data).to_json()
 
         def numbers_json():
-            return json.dumps(np.round(attn[0, 0].astype(np.float64), 7).tolist())
+            return json.dumps(significant(attn[0, 0]).tolist())
 
         drawn, numbers = timed(figures_json, 3), timed(numbers_json, 3)
         head, mask = figures_json()

@@ -10,7 +10,6 @@ API can use it freely and gr.State can copy it.
 from __future__ import annotations
 
 import base64
-
 import dataclasses
 
 import numpy as np

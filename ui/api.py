@@ -42,7 +42,6 @@ def api_attention_data(model: str, text: str, layer: int = -1, *, encoding: str 
     the weights as base64 bytes with dtype and shape instead of JSON lists."""
     with user_errors():
         layer = number(layer, "layer")
-        encoding = encoding if isinstance(encoding, str) else ""
         return traces.trace_to_json(traces.run_trace(model, text), None if layer < 0 else layer, encoding)
 
 

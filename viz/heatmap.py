@@ -43,13 +43,12 @@ def position_labels(tokens: tuple[str, ...]) -> list[str]:
     return [f"{i}: {plotly_text(token)}" for i, token in enumerate(tokens)]
 
 
-def _axes(fig: go.Figure, attn: AttentionSet, width: int, colorbar: bool) -> None:
-    """Token axes, the key labels turned upright when they would overlap at `width` px."""
+def _axes(fig: go.Figure, attn: AttentionSet, width: int, colorbar: bool, x: list[str], y: list[str]) -> None:
+    """Token axes over the position categories x and y, the key labels turned upright when they
+    would overlap at `width` px."""
     rows = len(attn.query_tokens)
-    xaxis = dict(token_axis(attn.key_tokens, t("key (attended to)")), type="category",
-                 tickvals=position_labels(attn.key_tokens))
-    yaxis = dict(token_axis(attn.query_tokens, t("query (attending)")), type="category",
-                 tickvals=position_labels(attn.query_tokens))
+    xaxis = dict(token_axis(attn.key_tokens, t("key (attended to)")), type="category", tickvals=x)
+    yaxis = dict(token_axis(attn.query_tokens, t("query (attending)")), type="category", tickvals=y)
     left = left_margin(attn.query_tokens, yaxis["tickfont"]["size"])
     plot = width - left - fig.layout.margin.r - (COLORBAR_PX if colorbar else 0)
     crowded = labels_crowd(attn.key_tokens, plot, xaxis["tickfont"]["size"])
@@ -84,7 +83,6 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
     weights = attn.attn[layer, head].astype(np.float32)
     allowed = attn.mask > 0
     shown = np.where(allowed, weights, np.nan).astype(np.float32)
-    masked = np.where(allowed, np.nan, 1.0).astype(np.float32)
     x, y = position_labels(attn.key_tokens), position_labels(attn.query_tokens)
     traces = [
         go.Heatmap(
@@ -101,13 +99,13 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
         ),
     ]
     if not allowed.all():
-        traces.append(_layer(masked, MASKED_COLOR, f"{t('query')} %{{y}} → {t('key')} %{{x}}: "
-                             f"{t('masked, weight exactly 0')}", t("masked"), x, y))
+        hover = f"{t('query')} %{{y}} → {t('key')} %{{x}}: {t('masked, weight exactly 0')}"
+        traces.append(_layer(np.where(allowed, np.nan, 1.0).astype(np.float32), MASKED_COLOR, hover, t("masked"), x, y))
     fig = go.Figure(traces)
     fig.update_layout(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
                                               layer=layer, head=head)),
                       meta=dict(layer=layer, head=head))
-    _axes(fig, attn, width, colorbar=True)
+    _axes(fig, attn, width, colorbar=True, x=x, y=y)
     return fig
 
 
@@ -131,5 +129,5 @@ def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH)
                          + "</sup>")
     layout["margin"]["t"] = 64  # room for the second title line
     fig.update_layout(layout)
-    _axes(fig, attn, width, colorbar=False)
+    _axes(fig, attn, width, colorbar=False, x=x, y=y)
     return fig
