@@ -13,11 +13,16 @@ the same machine, because absolute times on shared machines are noise:
 - step-by-step decoding throughput against model.generate(), and with vs without the KV cache;
 - cold start to first answer and resident memory in a fresh process;
 - every public endpoint's latency through gradio_client on base-sized models at 16-512 tokens,
-  against the bare forward pass (benchmarks/latency.py);
+  against the bare forward pass (benchmarks/latency.py), and its growth as a log-log figure
+  (docs/cost-growth.png);
 - the page in Chromium: Run pressed 30 times, with Gradio's run history on (its default) vs off;
   and a sentence typed before each Run: requests sent and time to draw, against the four API calls;
 - a bounded load test: 50 gradio_client sessions x 10 mixed requests x 3 rounds on loopback, and
   six rounds past the session capacity.
+
+`python -m benchmarks --quick [bert|gpt|t5]` measures only the endpoint latency and its figure, for
+one model (default bert) with fewer repeats, in a few minutes; it writes docs/benchmarks-quick.md
+and docs/cost-growth-quick.png and leaves the full report alone.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ from benchmarks.latency import ms, timed
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+REPORT = DOCS / "benchmarks.md"
+FIGURE = DOCS / "cost-growth.png"
+QUICK_REPORT = DOCS / "benchmarks-quick.md"
+QUICK_FIGURE = DOCS / "cost-growth-quick.png"
 TEXT_32 = ("The keys to the cabinet that the man found are on the table near the door and the cat sees them "
            "today while the old dog sleeps")
 REPEATS = 15
@@ -217,30 +226,57 @@ def fuzz_section(examples: int = 200) -> list[str]:
     return rows
 
 
-def latency_section() -> list[str]:
+def latency_section(figure: Path, **options) -> list[str]:
     from benchmarks import latency
 
     doc = latency.__doc__.split("\n\n", 1)[1].replace("\n", " ").strip()
-    return [doc, "", *latency.report(latency.measure())]
+    rows = latency.measure(**options)
+    latency.figure(rows, figure)
+    return [doc, "", *latency.report(rows), "", "### Cost growth", "",
+            "Each endpoint whose work is one forward pass, p50 against tokens on log-log axes; the thick line is the "
+            "bare forward pass, the dotted line the budget. An endpoint stopped by the time limit has no point there.",
+            "", f"![cost growth]({figure.name})"]
+
+
+def header(command: str, threads: int) -> list[str]:
+    return ["# Benchmarks", "",
+            f"Written by `{command}` on {platform.machine()} with {os.cpu_count()} CPUs, torch {torch.__version__}, "
+            f"{threads} torch thread(s) per request as the app runs. Ratios against a reference measured in the same "
+            "run; absolute times vary with the machine.", ""]
+
+
+def quick(model: str, threads: int) -> list[str]:
+    from benchmarks.latency import KIND, QUICK_REPEATS
+
+    if model not in KIND:
+        raise SystemExit(f"--quick takes one of {', '.join(KIND)}, not {model!r}.")
+    return [*header(f"python -m benchmarks --quick {model}", threads),
+            "## Endpoint latency on a base-sized model (quick mode)", "",
+            *latency_section(QUICK_FIGURE, models=(model,), repeats=QUICK_REPEATS), ""]
 
 
 def main() -> None:
+    import argparse
     import logging
 
     from models.loading import configure_threads
 
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", nargs="?", const="bert", metavar="MODEL",
+                        help="only the endpoint latency and its figure for one model (bert, gpt or t5; default bert)")
+    args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for noisy in ("httpx", "gradio_client", "transformers", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     threads = configure_threads(2)
+    if args.quick:
+        lines = quick(args.quick, threads)
+        QUICK_REPORT.write_text("\n".join(lines), encoding="utf-8")
+        print("\n".join(lines))
+        return
     lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `python -m benchmarks` on {platform.machine()} with {os.cpu_count()} CPUs, torch "
-        f"{torch.__version__}, {threads} torch thread(s) per request as the app runs. Ratios against a reference "
-        "measured in the same run; absolute times vary with the machine.",
-        "",
+        *header("python -m benchmarks", threads),
         "## Compare columns at ~32 tokens (target: server time under 300 ms)",
         "",
         "The handler runs the model once with attention output, builds the tokens, outputs, mask and",
@@ -271,7 +307,7 @@ def main() -> None:
         "",
         "## Endpoint latency on base-sized models",
         "",
-        *latency_section(),
+        *latency_section(FIGURE),
         "",
         "## The page over a lecture: Run pressed 30 times",
         "",

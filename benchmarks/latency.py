@@ -23,22 +23,25 @@ log = logging.getLogger(__name__)
 
 SIZES = (16, 64, 256, 512)
 REPEATS = {16: 7, 64: 7, 256: 3, 512: 2}  # timed calls after one warm-up call, per endpoint and size
+QUICK_REPEATS = {16: 3, 64: 3, 256: 1, 512: 1}  # `python -m benchmarks --quick`: one model in a few minutes
 PASSAGE = ("The keys to the cabinet that the man found are on the table near the door, and the cat sees them "
            "while the old dog sleeps in the sun. She said that he would come tomorrow with his sister. ")
 KIND = {"bert": "encoder", "gpt": "decoder", "t5": "cross"}
-# (endpoint, its arguments, forward passes its work needs; None: the raw weights (as JSON, or drawn as
-# the all-heads overview), whose cost is their size: reported, not budgeted)
+# (endpoint, its arguments, forward passes its work needs; None: the raw weights (as packed float16,
+# or drawn as the all-heads overview), whose cost is their size: reported, not budgeted; keyword
+# arguments). Large matrices travel packed (numeric.ENCODINGS): /scaling's three 512 x 512 matrices
+# are 17 MB as JSON lists.
 ENDPOINTS = (
-    ("/compare_{name}", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1),
-    ("/attention_view", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1),
-    ("/attention_overview", lambda folder, text, name: (KIND[name],), None),  # of the run /attention_view made
-    ("/head_patterns", lambda folder, text, name: (folder, text), 1),
-    ("/attention_rank", lambda folder, text, name: (folder, text, 1e-3), 1),
-    ("/attention_flow", lambda folder, text, name: (folder, text, -1, ""), 1),
-    ("/objectives", lambda folder, text, name: (folder, text, "", 0), 1),
-    ("/order_experiment", lambda folder, text, name: (folder, text, 0), 4),  # 2 orders x with/without positions
-    ("/scaling", lambda folder, text, name: (folder, text, 0, 0), 1),
-    ("/attention_data", lambda folder, text, name: (folder, text, -1), None),
+    ("/compare_{name}", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1, {}),
+    ("/attention_view", lambda folder, text, name: (folder, text, KIND[name], 0, 0), 1, {}),
+    ("/attention_overview", lambda folder, text, name: (KIND[name],), None, {}),  # of the run /attention_view made
+    ("/head_patterns", lambda folder, text, name: (folder, text), 1, {}),
+    ("/attention_rank", lambda folder, text, name: (folder, text, 1e-3), 1, {"encoding": "float32"}),
+    ("/attention_flow", lambda folder, text, name: (folder, text, -1, ""), 1, {}),
+    ("/objectives", lambda folder, text, name: (folder, text, "", 0), 1, {}),
+    ("/order_experiment", lambda folder, text, name: (folder, text, 0), 4, {}),  # 2 orders x with/without positions
+    ("/scaling", lambda folder, text, name: (folder, text, 0, 0), 1, {"encoding": "float32"}),
+    ("/attention_data", lambda folder, text, name: (folder, text, -1), None, {"encoding": "float16"}),
 )
 TARGET = "bert"
 TARGET_TOKENS = 64
@@ -92,8 +95,9 @@ def _bare(folder: str, name: str):
     return model, tokenizer, run
 
 
-def measure() -> list[dict]:
-    """One row per (model, size, endpoint): p50/p95 ms of the endpoint and of the bare forward."""
+def measure(models: tuple[str, ...] = tuple(KIND), repeats: dict[int, int] = REPEATS) -> list[dict]:
+    """One row per (model, size, endpoint): p50/p95 ms of the endpoint and of the bare forward;
+    `models` among bert, gpt, t5, `repeats` timed calls per size."""
     from gradio_client import Client
 
     from benchmarks.load import serve
@@ -101,7 +105,7 @@ def measure() -> list[dict]:
 
     rows = []
     with tempfile.TemporaryDirectory() as root:
-        folders = {name: build_base(name, Path(root) / f"{name}-base") for name in KIND}
+        folders = {name: build_base(name, Path(root) / f"{name}-base") for name in models}
         with serve(TRIPTYCH_ALLOW_ANY_MODEL="1", TRIPTYCH_MAX_TOKENS="512", TRIPTYCH_MAX_CHARS="20000",
                    TRIPTYCH_CACHE_SIZE="9") as (url, _):
             client = Client(url, verbose=False)
@@ -110,35 +114,31 @@ def measure() -> list[dict]:
                 for size in SIZES:
                     text = text_of(tokenizer, size)
                     count = len(tokenizer(text)["input_ids"])
-                    repeats = REPEATS[size]
                     log.info("latency: %s-base at %d tokens", name, count)
-                    reference = timed(lambda: bare(text), repeats)
-                    for endpoint, args, passes in ENDPOINTS:
-                        rows.append(_endpoint_row(client, endpoint.format(name=name), args(folder, text, name), repeats,
-                                                  dict(model=name, tokens=count, bare=reference, passes=passes)))
+                    reference = timed(lambda: bare(text), repeats[size])
+                    for endpoint, args, passes, options in ENDPOINTS:
+                        rows.append(_endpoint_row(client, endpoint.format(name=name), args(folder, text, name), options,
+                                                  repeats[size], dict(model=name, tokens=count, bare=reference,
+                                                                      passes=passes, size=size, repeats=repeats[size])))
                 del model
     return rows
 
 
-def _endpoint_row(client, api, args, repeats, row) -> dict:
-    note = ""
+def _endpoint_row(client, api, args, options, repeats, row) -> dict:
+    note = ", ".join(f"{k}={v}" for k, v in options.items())
     try:
-        times = timed(lambda: client.predict(*args, api_name=api), repeats)
+        times = timed(lambda: client.predict(*args, **options, api_name=api), repeats)
     except Exception as err:  # the app refused (by design, or a size or time limit): report its message
         message = str(err).splitlines()[0]
-        if api == "/attention_data" and "attention weights" in message:
-            note = "all layers are over TRIPTYCH_MAX_NUMBERS: one layer asked for"
-            times = timed(lambda: client.predict(*args[:2], 0, api_name=api), repeats)
-        else:
-            return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
-    return {**row, "endpoint": api, "p50": ms(times, 50),
-            "p95": ms(times, 95), "note": note}
+        return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
+    return {**row, "endpoint": api, "p50": ms(times, 50), "p95": ms(times, 95), "note": note}
 
 
 def report(rows: list[dict]) -> list[str]:
     """The table, and the verdict on the target: endpoints behind the views, bert-base at 64
     tokens, p50 at most 2 x (the bare forward passes their work needs) + 50 ms."""
-    lines = [f"Timed calls per endpoint after one warm-up: {', '.join(f'{REPEATS[s]} at {s}' for s in SIZES)} tokens "
+    counts = {r["size"]: r["repeats"] for r in rows}
+    lines = [f"Timed calls per endpoint after one warm-up: {', '.join(f'{n} at {s}' for s, n in counts.items())} tokens "
              "(p95 of so few is close to the maximum).", "",
              "| model | tokens | endpoint | forward passes | p50 (ms) | p95 (ms) | bare forward p50 (ms) | "
              "p50 / bare | budget (ms) | within | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -163,3 +163,37 @@ def report(rows: list[dict]) -> list[str]:
                + f" The Attention tab is /attention_view, then /attention_overview (every head's weights, drawn): "
                f"{tab.get('/attention_view', float('nan')):.0f} + {tab.get('/attention_overview', float('nan')):.0f} ms.")
     return [summary, "", *lines]
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    """Cost growth, log-log: each budgeted endpoint's p50 against tokens, one panel per model, with
+    the bare forward pass and the budget (2 x forward passes + 50 ms) as reference lines. Written
+    with matplotlib (a benchmark-only dependency) as a PNG for docs/benchmarks.md."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig, axes = plt.subplots(1, len(models), figsize=(max(7.5, 5.2 * len(models)), 5), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], models):
+        mine = [r for r in rows if r["model"] == name]
+        tokens = sorted({r["tokens"] for r in mine})
+        bare = [ms(next(r for r in mine if r["tokens"] == t)["bare"], 50) for t in tokens]
+        ax.plot(tokens, bare, color="black", linewidth=2.5, label="bare forward pass")
+        ax.plot(tokens, [2 * b + 50 for b in bare], color="black", linestyle=":", label="budget: 2 x forward + 50 ms")
+        for endpoint in dict.fromkeys(r["endpoint"] for r in mine if r["passes"] == 1):
+            points = [(r["tokens"], r["p50"]) for r in mine if r["endpoint"] == endpoint and np.isfinite(r["p50"])]
+            if points:
+                ax.plot(*zip(*points), marker="o", markersize=3.5, linewidth=1.2, label=endpoint)
+        ax.set(xscale="log", yscale="log", title=f"{name}-base", xlabel="tokens")
+        ax.set_xticks(tokens, [str(t) for t in tokens])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("p50 (ms), log scale")
+    by_label = {label: handle for ax in axes[0] for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(by_label.values()), list(by_label), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -335,15 +335,16 @@ def patterns_to_json(trace: Trace, patterns: dict[str, HeadPatterns]) -> dict:
     return result
 
 
-def rank_to_json(trace: Trace, reports: dict[str, RankReport]) -> dict:
-    result = {"model": trace.model_key, "tokens": list(trace.tokens)}
+def rank_to_json(trace: Trace, reports: dict[str, RankReport], encoding: str = "json") -> dict:
+    """The public form; `encoding` (numeric.ENCODINGS) for the singular values."""
+    result = {"model": trace.model_key, "tokens": list(trace.tokens), "encoding": encoding}
     for kind, r in reports.items():
         result[kind] = {
             "shape": list(r.shape),
             "tolerance": r.tolerance,
             "rank": r.rank.tolist(),
             "effective_rank": numeric.jsonable(r.effective_rank),
-            "singular_values": numeric.jsonable(r.singular_values),
+            "singular_values": numeric.encoded(r.singular_values, encoding),
             "min_diagonal": numeric.jsonable(r.min_diagonal),
             "triangular": r.triangular.tolist(),
             "full_rank_exact": r.full_rank_exact.tolist(),

@@ -21,7 +21,7 @@ import torch
 
 from models.architecture import dims
 from models.loading import LoadedModel, get_model
-from models.numeric import entropy, jsonable, softmax
+from models.numeric import encoded, entropy, jsonable, softmax
 from models.results import OrderResult, Routing, Scaling
 from models.tokens import display_tokens
 from models.trace import encode_text, run_trace
@@ -159,9 +159,11 @@ def order_to_json(result: OrderResult) -> dict:
             "equivariant": result.max_without_positions < 1e-5}
 
 
-def scaling_to_json(result: Scaling) -> dict:
+def scaling_to_json(result: Scaling, encoding: str = "json") -> dict:
+    """The public form; `encoding` (numeric.ENCODINGS) for the three (query, key) matrices."""
     return {"tokens": list(result.tokens), "layer": result.layer, "head": result.head, "d_k": result.d_k,
-            "scores": jsonable(result.scores), "scaled": jsonable(result.scaled), "unscaled": jsonable(result.unscaled),
+            "encoding": encoding, "scores": encoded(result.scores, encoding),
+            "scaled": encoded(result.scaled, encoding), "unscaled": encoded(result.unscaled, encoding),
             "entropy_scaled": jsonable(result.entropy_scaled), "entropy_unscaled": jsonable(result.entropy_unscaled),
             "max_scaled": jsonable(result.max_scaled), "max_unscaled": jsonable(result.max_unscaled)}
 

@@ -9,7 +9,6 @@ API can use it freely and gr.State can copy it.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 
 import numpy as np
@@ -20,15 +19,13 @@ from models.data import AttentionSet, Candidate, Prediction, Trace
 from models.limits import setting
 from models.loading import LoadedModel, get_model
 from models.model_io import model_inputs, next_sentence_prob, vocab_logits
-from models.numeric import jsonable
+from models.numeric import check_encoding, jsonable, packed
 from models.tokens import display_tokens
 
 MAX_CHARS_ENV = "TRIPTYCH_MAX_CHARS"
 MAX_TOKENS_ENV = "TRIPTYCH_MAX_TOKENS"
 MAX_NUMBERS_ENV = "TRIPTYCH_MAX_NUMBERS"
 MAX_BINARY_ENV = "TRIPTYCH_MAX_BINARY_MB"
-# How /attention_data may carry the weights: nested JSON lists, or base64 of float16 / float32 bytes.
-ENCODINGS = ("json", "float16", "float32")
 MAX_NEW_TOKENS = 32
 
 
@@ -50,15 +47,6 @@ def max_binary_bytes() -> int:
     """The most bytes of weights one base64 answer may carry (default 80 MB: every layer of a
     12 x 12 model at 512 tokens in float16 is 75.5 MB, about 101 MB of base64)."""
     return setting(MAX_BINARY_ENV, 80) * 2**20
-
-
-def packed(values: np.ndarray, dtype: str) -> dict:
-    """An array as base64 of its little-endian bytes in C order, with its dtype and shape:
-    `np.frombuffer(base64.b64decode(x["base64"]), x["dtype"]).reshape(x["shape"])` reads it back.
-    A float16 weight costs 2.7 bytes, a JSON number about 12."""
-    data = np.ascontiguousarray(values, dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"dtype": np.dtype(dtype).name, "shape": list(data.shape), "byteorder": "little", "order": "C",
-            "base64": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
 def clean_text(text: object) -> tuple[str, tuple[str, ...]]:
@@ -339,8 +327,7 @@ def trace_to_json(trace: Trace, layer: int | None = None, encoding: str = "json"
     TRIPTYCH_MAX_NUMBERS weights as JSON, or TRIPTYCH_MAX_BINARY_MB of packed bytes, is refused,
     naming the way to ask for less.
     """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"Unknown encoding {encoding!r}: choose json, float16 or float32.")
+    check_encoding(encoding)
     chosen = []
     for a in trace.attentions:
         if layer is not None and not 0 <= layer < a.layers:

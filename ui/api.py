@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 import gradio as gr
 
-from models import analysis, mechanisms, objectives, registry
+from models import analysis, mechanisms, numeric, objectives, registry
 from models import trace as traces
 from models.architecture import architecture_to_json, describe
 from models.decoding import decode, decoding_to_json
@@ -41,6 +41,7 @@ def api_attention_data(model: str, text: str, layer: int = -1, *, encoding: str 
     only `layer` when it is 0 or more), masks, outputs. `encoding` "float16" or "float32" sends
     the weights as base64 bytes with dtype and shape instead of JSON lists."""
     with user_errors():
+        numeric.check_encoding(encoding)
         layer = number(layer, "layer")
         return traces.trace_to_json(traces.run_trace(model, text), None if layer < 0 else layer, encoding)
 
@@ -54,11 +55,14 @@ def api_head_patterns(model: str, text: str) -> dict:
 
 
 @gpu
-def api_attention_rank(model: str, text: str, tolerance: float = 1e-3) -> dict:
-    """Per attention kind: rank and effective_rank [layer][head], singular_values [layer][head][i]."""
+def api_attention_rank(model: str, text: str, tolerance: float = 1e-3, *, encoding: str = "json") -> dict:
+    """Per attention kind: rank and effective_rank [layer][head], singular_values [layer][head][i]
+    (as base64 bytes with dtype and shape when `encoding` is "float16" or "float32")."""
     with user_errors():
+        numeric.check_encoding(encoding)
+        tolerance = number(tolerance, "tolerance", False)
         trace = traces.run_trace(model, text)
-        return analysis.rank_to_json(trace, analysis.trace_rank(trace, number(tolerance, "tolerance", False)))
+        return analysis.rank_to_json(trace, analysis.trace_rank(trace, tolerance), encoding)
 
 
 @gpu
@@ -129,10 +133,13 @@ def api_order_experiment(model: str, text: str, seed: int = 0) -> dict:
 
 
 @gpu
-def api_scaling(model: str, text: str, layer: int = 0, head: int = 0) -> dict:
-    """One head's scores through softmax with and without 1/sqrt(d_k): weights, entropy, max weight."""
+def api_scaling(model: str, text: str, layer: int = 0, head: int = 0, *, encoding: str = "json") -> dict:
+    """One head's scores through softmax with and without 1/sqrt(d_k): weights, entropy, max weight
+    (the three matrices as base64 bytes with dtype and shape when `encoding` is "float16" or "float32")."""
     with user_errors():
-        return mechanisms.scaling_to_json(mechanisms.scaling(model, text, number(layer, "layer"), number(head, "head")))
+        numeric.check_encoding(encoding)
+        result = mechanisms.scaling(model, text, number(layer, "layer"), number(head, "head"))
+        return mechanisms.scaling_to_json(result, encoding)
 
 
 @gpu

@@ -54,6 +54,50 @@ def test_attention_data_packed_is_the_json_answer_in_base64(client):
         client.predict("mini-gpt", text, -1, "zh", "npz", api_name="/attention_data")
 
 
+def _unpacked(block: dict) -> np.ndarray:
+    import base64
+
+    return np.frombuffer(base64.b64decode(block["base64"]), np.dtype(block["dtype"]).newbyteorder("<")).reshape(
+        block["shape"])
+
+
+def test_scaling_and_rank_packed_are_their_json_answers(client):
+    text = "I like eating apples and she likes bananas"
+    plain = client.predict("mini-gpt", text, 1, 2, api_name="/scaling")
+    packed = client.predict("mini-gpt", text, 1, 2, encoding="float32", api_name="/scaling")
+    assert plain["encoding"] == "json" and packed["encoding"] == "float32"
+    for name in ("scores", "scaled", "unscaled"):
+        as_lists = np.array([[np.nan if v is None else v for v in row] for row in plain[name]], dtype=np.float64)
+        got = _unpacked(packed[name])
+        assert got.shape == as_lists.shape
+        # JSON carries the causal scores' -inf as null; the packed bytes keep it.
+        assert np.isneginf(got[np.isnan(as_lists)]).all() if name == "scores" else not np.isnan(as_lists).any()
+        np.testing.assert_allclose(got[~np.isnan(as_lists)], as_lists[~np.isnan(as_lists)], rtol=1e-6, atol=0)
+    ranked = client.predict("mini-bert", text, 1e-3, api_name="/attention_rank")
+    ranked16 = client.predict("mini-bert", text, 1e-3, encoding="float16", api_name="/attention_rank")
+    values = _unpacked(ranked16["encoder"]["singular_values"])
+    assert values.dtype == np.float16 and ranked16["encoder"]["rank"] == ranked["encoder"]["rank"]
+    np.testing.assert_allclose(values, np.asarray(ranked["encoder"]["singular_values"]), rtol=1e-3, atol=1e-7)
+
+
+def test_an_unknown_encoding_is_refused_before_the_model_runs(monkeypatch):
+    import gradio as gr
+
+    from models import mechanisms, trace as traces
+    from ui import api
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model ran")
+
+    monkeypatch.setattr(traces, "run_trace", never)
+    monkeypatch.setattr(mechanisms, "run_trace", never)
+    for call in (lambda: api.api_attention_data("mini-gpt", "hello", encoding="npz"),
+                 lambda: api.api_attention_rank("mini-gpt", "hello", encoding="npz"),
+                 lambda: api.api_scaling("mini-gpt", "hello", encoding="npz")):
+        with pytest.raises(gr.Error, match="Unknown encoding 'npz'"):
+            call()
+
+
 def test_attention_data_one_layer_and_the_size_limit(client, monkeypatch):
     text = "I like eating apples"
     full = client.predict("mini-llama", text, api_name="/attention_data")["decoder"]
