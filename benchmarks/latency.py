@@ -11,6 +11,7 @@ pass, or for T5 the greedy generate() of 32 tokens that the views also need.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -41,7 +42,8 @@ ENDPOINTS = (
     ("/objectives", lambda folder, text, name: (folder, text, "", 0), 1, {}),
     ("/order_experiment", lambda folder, text, name: (folder, text, 0), 4, {}),  # 2 orders x with/without positions
     ("/scaling", lambda folder, text, name: (folder, text, 0, 0), 1, {"encoding": "float32"}),
-    ("/attention_data", lambda folder, text, name: (folder, text, -1), None, {"encoding": "float16"}),
+    # Positional, language included: called through Gradio's REST API (rest_call), see there.
+    ("/attention_data", lambda folder, text, name: (folder, text, -1, "en", "float16"), None, {"rest": True}),
 )
 TARGET = "bert"
 TARGET_TOKENS = 64
@@ -124,10 +126,32 @@ def measure(models: tuple[str, ...] = tuple(KIND), repeats: dict[int, int] = REP
     return rows
 
 
+def rest_call(url: str, api: str, data: tuple):
+    """One call through Gradio's REST API (POST /gradio_api/call/..., then its event stream), the
+    answer read whole. For large answers: gradio_client 2.7.2's stream reader appends each chunk
+    to a buffer and searches the buffer from its start for the message's end, so its time grows with
+    the square of the answer's size (~90 s of client CPU for the 101 MB float16 answer of
+    bert-base at 512 tokens, which the server sends in ~2 s)."""
+    import httpx
+
+    name = api.strip("/")
+    event = httpx.post(f"{url}gradio_api/call/{name}", json={"data": list(data)}, timeout=None).json()["event_id"]
+    with httpx.stream("GET", f"{url}gradio_api/call/{name}/{event}", timeout=None) as response:
+        body = response.read().decode("utf-8")
+    kind, _, payload = body.partition("\ndata: ")
+    if kind != "event: complete":
+        raise RuntimeError(payload.strip()[:200] or kind)
+    return json.loads(payload)
+
+
 def _endpoint_row(client, api, args, options, repeats, row) -> dict:
-    note = ", ".join(f"{k}={v}" for k, v in options.items())
+    options = dict(options)
+    if options.pop("rest", False):
+        note, call = "REST API, read whole (rest_call)", lambda: rest_call(client.src.rstrip("/") + "/", api, args)
+    else:
+        note, call = ", ".join(f"{k}={v}" for k, v in options.items()), lambda: client.predict(*args, **options, api_name=api)
     try:
-        times = timed(lambda: client.predict(*args, **options, api_name=api), repeats)
+        times = timed(call, repeats)
     except Exception as err:  # the app refused (by design, or a size or time limit): report its message
         message = str(err).splitlines()[0]
         return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}

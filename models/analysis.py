@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import maximum_flow
 
 from models import numeric
 from models.data import AttentionSet, Trace
-from models.limits import check_time
+from models.limits import check_time, setting
 
 LABELS = ("diagonal", "previous-token", "next-token", "sink", "block", "broad", "mixed")
 LABEL_HELP = {
@@ -88,8 +88,10 @@ class Importance:
     position: int  # the query position whose inputs are scored
     tokens: tuple[str, ...]
     rollout: np.ndarray  # (tokens,) row `position` of the attention rollout, sums to 1
-    flow: np.ndarray  # (tokens,) flow_raw / its sum: on rollout's scale, as Abnar and Zuidema's code shows it
-    flow_raw: np.ndarray  # (tokens,) maximum flow from `position` in the last layer to each input token
+    # None for both when the flow's cost is over flow_max_work() (the notice says so)
+    flow: np.ndarray | None  # (tokens,) flow_raw / its sum: on rollout's scale, as Abnar and Zuidema's code shows it
+    flow_raw: np.ndarray | None  # (tokens,) maximum flow from `position` in the last layer to each input token
+    notices: tuple[str, ...] = ()
 
 
 def _valid(attn: AttentionSet) -> np.ndarray:
@@ -230,6 +232,20 @@ def rollout(attn: np.ndarray) -> np.ndarray:
 
 
 FLOW_SCALE = 10**9  # capacities as integers in billionths: the solver works on integers
+FLOW_WORK_ENV = "TRIPTYCH_FLOW_MAX_WORK"
+
+
+def flow_max_work() -> int:
+    """The most token x edge units one flow may cost (default 12,000,000, about 0.2-0.3 s here: a
+    12-layer model up to ~100 tokens, the embedded models at every length they take). Measured
+    15-27 ns per unit with scipy's Dinic; bert-base at 512 tokens is 1.5 G units, ~30 s and more."""
+    return setting(FLOW_WORK_ENV, 12_000_000)
+
+
+def flow_work(n_layers: int, n: int) -> int:
+    """Token x edge units of `flow` on n tokens: n maximum-flow problems, each on the graph of
+    flow_capacities (at most (layers - 1) n^2 + n edges)."""
+    return n * ((n_layers - 1) * n * n + n)
 
 
 def flow_capacities(attn: np.ndarray, position: int) -> csr_array:
@@ -279,10 +295,19 @@ def importance(attn: AttentionSet, position: int | None = None) -> Importance:
     position = int(position)
     if not 0 <= position < n:
         raise ValueError(f"Position {position} does not exist: the text has positions 0 to {n - 1}.")
+    spread = rollout(attn.attn)[position]
+    n_layers, limit = attn.layers, flow_max_work()
+    if flow_work(n_layers, n) > limit:
+        fits = max(m for m in range(1, n) if flow_work(n_layers, m) <= limit) if flow_work(n_layers, 1) <= limit else 0
+        return Importance(attn.kind, position, attn.query_tokens, spread, None, None, (
+            f"Attention flow was not computed: it solves one maximum-flow problem per input token, here {n:,} "
+            f"problems on up to {(n_layers - 1) * n * n + n:,} edges each, more than the {limit:,} token x edges "
+            f"allowed ({FLOW_WORK_ENV}). Rollout is shown alone; for flow, use at most {fits:,} tokens on this "
+            "model or raise the limit.",))
     raw = flow(attn.attn, position)
     total = raw.sum()
     normalised = raw / total if total > 0 else raw
-    return Importance(attn.kind, position, attn.query_tokens, rollout(attn.attn)[position], normalised, raw)
+    return Importance(attn.kind, position, attn.query_tokens, spread, normalised, raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,5 +382,7 @@ def rank_to_json(trace: Trace, reports: dict[str, RankReport], encoding: str = "
 
 def importance_to_json(trace: Trace, result: Importance) -> dict:
     return {"model": trace.model_key, "kind": result.kind, "tokens": list(result.tokens), "position": result.position,
-            "rollout": numeric.jsonable(result.rollout), "flow": numeric.jsonable(result.flow),
-            "flow_raw": numeric.jsonable(result.flow_raw)}
+            "rollout": numeric.jsonable(result.rollout),
+            "flow": None if result.flow is None else numeric.jsonable(result.flow),
+            "flow_raw": None if result.flow_raw is None else numeric.jsonable(result.flow_raw),
+            "notices": list(result.notices)}

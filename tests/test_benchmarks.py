@@ -18,7 +18,7 @@ def test_text_of_gives_the_longest_prefix_within_the_count():
 
 def _row(endpoint, p50, passes, model="bert", tokens=64):
     return dict(model=model, tokens=tokens, endpoint=endpoint, p50=p50, p95=p50, passes=passes, note="",
-                bare=[0.100, 0.100, 0.100])
+                bare=[0.100, 0.100, 0.100], size=tokens, repeats=3)
 
 
 def test_budget_is_two_bare_passes_per_needed_pass_plus_50_ms():
@@ -30,3 +30,12 @@ def test_budget_is_two_bare_passes_per_needed_pass_plus_50_ms():
     assert [t[8] for t in table] == ["250", "250", "850", "nan", "250"]
     assert [t[9] for t in table] == ["yes", "no", "yes", "", "no"]
     assert table[3][3] == "raw data" and np.isclose(float(table[2][7]), 8.49)
+
+
+def test_rest_call_reads_the_answer_gradio_client_gets(live_url):
+    from gradio_client import Client
+
+    args = ("mini-gpt", "The cat chases a mouse", -1, "en", "float16")
+    (answer,) = latency.rest_call(live_url, "/attention_data", args)
+    expected = Client(live_url, verbose=False).predict(*args, api_name="/attention_data")
+    assert answer == expected and answer["decoder"]["attentions"]["dtype"] == "float16"

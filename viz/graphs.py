@@ -109,19 +109,21 @@ def token_graph_figure(graph: nx.DiGraph) -> go.Figure:
 def importance_figure(result: Importance, model_name: str = "") -> go.Figure:
     """Rollout and flow score of every input token for the chosen query position, side by side."""
     x = [f"{i} {plotly_text(token)}" for i, token in enumerate(result.tokens)]
-    fig = go.Figure([
-        go.Bar(x=x, y=result.rollout.astype(np.float32), name=t("attention rollout"), marker_color="#2166ac",
-               hovertemplate="%{x}<br>" + t("rollout {}", "%{y:.4f}") + "<extra></extra>"),
+    bars = [go.Bar(x=x, y=result.rollout.astype(np.float32), name=t("attention rollout"), marker_color="#2166ac",
+                   hovertemplate="%{x}<br>" + t("rollout {}", "%{y:.4f}") + "<extra></extra>")]
+    if result.flow is not None:
         # Flow divided by its sum, as Abnar and Zuidema's code shows it, so both bars sum to 1;
         # the raw max-flow value is in the hover and the API.
-        go.Bar(x=x, y=result.flow.astype(np.float32), name=t("attention flow (max flow, normalised)"),
-               marker_color="#d6604d", customdata=result.flow_raw.astype(np.float32),
-               hovertemplate="%{x}<br>" + t("flow {} (max flow {})", "%{y:.4f}", "%{customdata:.4f}")
-               + "<extra></extra>"),
-    ])
+        bars.append(go.Bar(x=x, y=result.flow.astype(np.float32), name=t("attention flow (max flow, normalised)"),
+                           marker_color="#d6604d", customdata=result.flow_raw.astype(np.float32),
+                           hovertemplate="%{x}<br>" + t("flow {} (max flow {})", "%{y:.4f}", "%{customdata:.4f}")
+                           + "<extra></extra>"))
+    fig = go.Figure(bars)
     title = (f"{model_words(model_name) + ' · ' if model_name else ''}"
              + t("which input tokens reach position {position} ({token}) through every layer",
                  position=result.position, token=plotly_text(result.tokens[result.position])))
+    if result.flow is None:
+        title += " · " + t("rollout only: this input is too long for attention flow")
     layout = base_layout(title, height=420)
     layout["margin"] = dict(l=60, r=10, t=48, b=120)
     fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),

@@ -43,21 +43,18 @@ def position_labels(tokens: tuple[str, ...]) -> list[str]:
     return [f"{i}: {plotly_text(token)}" for i, token in enumerate(tokens)]
 
 
-def _axes(fig: go.Figure, attn: AttentionSet, width: int, colorbar: bool, x: list[str], y: list[str]) -> None:
-    """Token axes over the position categories x and y, the key labels turned upright when they
-    would overlap at `width` px."""
+def _axes(layout: dict, attn: AttentionSet, width: int, colorbar: bool, x: list[str], y: list[str]) -> dict:
+    """`layout` with token axes over the position categories x and y, the key labels turned
+    upright when they would overlap at `width` px. One layout dict, given to go.Figure once:
+    plotly's update_layout merges key by key and took most of a Compare column's time."""
     rows = len(attn.query_tokens)
     xaxis = dict(token_axis(attn.key_tokens, t("key (attended to)")), type="category", tickvals=x)
     yaxis = dict(token_axis(attn.query_tokens, t("query (attending)")), type="category", tickvals=y)
     left = left_margin(attn.query_tokens, yaxis["tickfont"]["size"])
-    plot = width - left - fig.layout.margin.r - (COLORBAR_PX if colorbar else 0)
+    plot = width - left - layout["margin"]["r"] - (COLORBAR_PX if colorbar else 0)
     crowded = labels_crowd(attn.key_tokens, plot, xaxis["tickfont"]["size"])
-    fig.update_layout(
-        height=int(min(900, max(340, 150 + 24 * rows))),
-        margin=dict(l=left),
-        xaxis=dict(xaxis, tickangle=-90 if crowded else 0),
-        yaxis=dict(yaxis, autorange="reversed"),
-    )
+    return dict(layout, height=int(min(900, max(340, 150 + 24 * rows))), margin=dict(layout["margin"], l=left),
+                xaxis=dict(xaxis, tickangle=-90 if crowded else 0), yaxis=dict(yaxis, autorange="reversed"))
 
 
 def check_head(attn: AttentionSet, layer: int, head: int) -> tuple[int, int]:
@@ -101,12 +98,9 @@ def attention_heatmap(attn: AttentionSet, layer: int, head: int, title: str = ""
     if not allowed.all():
         hover = f"{t('query')} %{{y}} → {t('key')} %{{x}}: {t('masked, weight exactly 0')}"
         traces.append(_layer(np.where(allowed, np.nan, 1.0).astype(np.float32), MASKED_COLOR, hover, t("masked"), x, y))
-    fig = go.Figure(traces)
-    fig.update_layout(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
-                                              layer=layer, head=head)),
-                      meta=dict(layer=layer, head=head))
-    _axes(fig, attn, width, colorbar=True, x=x, y=y)
-    return fig
+    layout = dict(base_layout(title or t("{kind} · layer {layer} · head {head}", kind=kind_title(attn.kind),
+                                         layer=layer, head=head)), meta=dict(layer=layer, head=head))
+    return go.Figure(traces, layout=_axes(layout, attn, width, colorbar=True, x=x, y=y))
 
 
 def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH) -> go.Figure:
@@ -118,16 +112,14 @@ def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH)
     # Grid lines only while cells are wide enough to keep some colour between them.
     gap = 1 if max(allowed.shape) <= 64 else 0
     # A layer with no cell is left out: 1.4 MB of nothing for an encoder's full mask at 512 tokens.
-    fig = go.Figure([
+    traces = [
         _layer(np.where(cells, 1.0, np.nan).astype(np.float32), color, where + t(name), t(name), x, y, xgap=gap, ygap=gap)
         for cells, color, name in ((allowed, ALLOWED_COLOR, "may attend"), (~allowed, MASKED_COLOR, "masked"))
         if cells.any()
-    ])
+    ]
     n_allowed = int(allowed.sum())
     layout = base_layout(title or t("mask: {kind}", kind=kind_title(attn.kind))
                          + "<br><sup>" + t("{allowed} of {cells} cells allowed", allowed=n_allowed, cells=allowed.size)
                          + "</sup>")
     layout["margin"]["t"] = 64  # room for the second title line
-    fig.update_layout(layout)
-    _axes(fig, attn, width, colorbar=False, x=x, y=y)
-    return fig
+    return go.Figure(traces, layout=_axes(layout, attn, width, colorbar=False, x=x, y=y))

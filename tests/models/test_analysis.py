@@ -184,6 +184,23 @@ def test_importance_defaults_and_bounds():
         analysis.importance(attn, 9)
 
 
+def test_flow_past_its_work_limit_is_skipped_with_a_notice_and_rollout_kept(monkeypatch):
+    attn = _set([_previous(6)] * 2, "decoder")  # 1 layer x 2 heads; flow_work(1, 6) = 6 x 6
+    assert analysis.flow_work(3, 6) == 6 * (2 * 36 + 6)
+    full = analysis.importance(attn)
+    monkeypatch.setenv(analysis.FLOW_WORK_ENV, str(analysis.flow_work(attn.layers, 6) - 1))
+    monkeypatch.setattr(analysis, "flow", lambda *args: pytest.fail("flow ran past its limit"))
+    skipped = analysis.importance(attn)
+    assert skipped.flow is None and skipped.flow_raw is None
+    np.testing.assert_array_equal(skipped.rollout, full.rollout)  # rollout is cheap: always there
+    (notice,) = skipped.notices
+    assert "here 6 problems" in notice and analysis.FLOW_WORK_ENV in notice and "at most 5 tokens" in notice
+    assert analysis.flow_work(attn.layers, 5) <= analysis.flow_max_work() < analysis.flow_work(attn.layers, 6)
+    from ui.i18n import in_language
+
+    assert in_language(notice, "zh").startswith("没有计算注意力流") and "至多 5 个词元" in in_language(notice, "zh")
+
+
 def test_a_causal_head_is_full_rank_exactly_by_its_diagonal_whatever_its_numerical_rank():
     n = 8
     eps32 = np.finfo(np.float32).eps

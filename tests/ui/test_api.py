@@ -248,6 +248,19 @@ def test_attention_flow_endpoint_equals_the_analysis_of_the_data(client):
     assert abs(sum(result["flow"]) - 1) < 1e-6 and abs(sum(result["rollout"]) - 1) < 1e-6
     bert = client.predict("mini-bert", text, 2, "encoder", api_name="/attention_flow")
     assert bert["position"] == 2 and abs(sum(bert["rollout"]) - 1) < 1e-6
+    assert result["notices"] == []
+
+
+def test_attention_flow_over_its_work_limit_answers_rollout_and_says_why(client, monkeypatch):
+    from models import analysis
+
+    text = "The cat chases a mouse"
+    full = client.predict("mini-llama", text, -1, "", api_name="/attention_flow")
+    monkeypatch.setenv(analysis.FLOW_WORK_ENV, "1")  # the app runs in this process
+    for language, start in (("en", "Attention flow was not computed"), ("zh", "没有计算注意力流")):
+        result = client.predict("mini-llama", text, -1, "", language, api_name="/attention_flow")
+        assert result["flow"] is None and result["flow_raw"] is None and result["rollout"] == full["rollout"]
+        assert len(result["notices"]) == 1 and result["notices"][0].startswith(start)
     with pytest.raises(Exception, match="Position 99"):
         client.predict("mini-bert", text, 99, "", api_name="/attention_flow")
 

@@ -1,6 +1,7 @@
 """The analysis figures (overview, head patterns, rank, graphs) and the rank summary carry exactly
 the data's numbers; a column's outputs show what the model said."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -185,6 +186,10 @@ def test_importance_figure_bars_equal_rollout_and_flow():
     np.testing.assert_allclose(np.asarray(fig.data[0].y), result.rollout, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fig.data[1].y), result.flow, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(fig.data[1].customdata), result.flow_raw, rtol=1e-6)
+    skipped = dataclasses.replace(result, flow=None, flow_raw=None, notices=("too long",))
+    only = graphs.importance_figure(skipped)
+    assert len(only.data) == 1 and "rollout only" in only.layout.title.text
+    np.testing.assert_allclose(np.asarray(only.data[0].y), result.rollout, rtol=1e-6)
 
 
 def test_view_figures_serialise():
