@@ -7,8 +7,8 @@ the same machine, because absolute times on shared machines are noise:
 - the all-heads overview of a 12 x 12 model at 64 tokens (one tiled heatmap), against the
   same data drawn as one subplot per head (plotly make_subplots), in build time, bytes, and
   time for headless Chromium to draw it (Plotly.newPlot, plotly.js from the plotly package);
-- one head's heatmap and mask at 16-512 tokens against its weights as JSON lists, and its
-  Chromium draw time;
+- one head's heatmap and mask at 16-512 tokens against its weights as JSON lists, and their
+  Chromium draw time; the overview at 64 and 512 tokens, drawn;
 - the same overview against BertViz's head_view and model_view (html returned);
 - step-by-step decoding throughput against model.generate(), and with vs without the KV cache;
 - cold start to first answer and resident memory in a fresh process;
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.drawing import bertviz_cost, heatmap_cost, overview_cost, page_runs, typed_runs
+from benchmarks.drawing import bertviz_cost, heatmap_cost, overview_cost, overview_growth, page_runs, typed_runs
 from benchmarks.latency import ms, timed
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -288,6 +288,10 @@ def main() -> None:
         "## All-heads overview",
         "",
         *overview_cost(),
+        "",
+        "As the input grows (each tile at most 64 x 64 cells: blocks past 64 tokens):",
+        "",
+        *overview_growth(),
         "",
         "## One head as the input grows",
         "",

@@ -250,39 +250,75 @@ def typed_runs() -> list[str]:
 HEAT_SIZES = (16, 64, 256, 512)
 
 
+def _causal_head(n: int, rng):
+    from models.data import AttentionSet
+
+    scores = rng.normal(size=(1, 1, n, n)) + np.triu(np.full((n, n), -np.inf), 1)
+    attn = np.exp(scores - scores.max(-1, keepdims=True))
+    attn = (attn / attn.sum(-1, keepdims=True)).astype(np.float32)
+    tokens = tuple(f"t{i}" for i in range(n))
+    return AttentionSet("decoder", attn, np.tril(np.ones((n, n), np.float32)), tokens, tokens)
+
+
 def heatmap_cost() -> list[str]:
     """One head's heatmap and its mask (what a Compare column and the Attention tab draw) as the
     input grows: build + serialise time and bytes against the same head's weights as the API's
-    JSON lists, and Chromium's draw time of the head (target under 0.5 s at 512 tokens)."""
+    JSON lists, and Chromium's draw time of each (target for the head: under 0.5 s at 512 tokens).
+    Past viz.heatmap.PAGE_MAX_CELLS the page draws blocks; the last row draws 512 tokens cell by
+    cell, as the page did before."""
     import json
+    from unittest import mock
 
-    from models.data import AttentionSet
     from models.trace import significant
-    from viz.heatmap import attention_heatmap, mask_heatmap
+    from viz import heatmap
 
     rng = np.random.default_rng(0)
     rows, figures = [], {}
-    for n in HEAT_SIZES:
-        scores = rng.normal(size=(1, 1, n, n)) + np.triu(np.full((n, n), -np.inf), 1)
-        attn = np.exp(scores - scores.max(-1, keepdims=True))
-        attn = (attn / attn.sum(-1, keepdims=True)).astype(np.float32)
-        tokens = tuple(f"t{i}" for i in range(n))
-        data = AttentionSet("decoder", attn, np.tril(np.ones((n, n), np.float32)), tokens, tokens)
+    cases = [(n, f"{n}", None) for n in HEAT_SIZES] + [(512, "512, every cell (before)", 10**6)]
+    for n, label, limit in cases:
+        data = _causal_head(n, rng)
 
         def figures_json():
-            return attention_heatmap(data, 0, 0).to_json(), mask_heatmap(data).to_json()
+            with mock.patch.object(heatmap, "PAGE_MAX_CELLS", limit or heatmap.PAGE_MAX_CELLS):
+                return heatmap.attention_heatmap(data, 0, 0).to_json(), heatmap.mask_heatmap(data).to_json()
 
         def numbers_json():
-            return json.dumps(significant(attn[0, 0]).tolist())
+            return json.dumps(significant(data.attn[0, 0]).tolist())
 
         drawn, numbers = timed(figures_json, 3), timed(numbers_json, 3)
         head, mask = figures_json()
-        figures[n] = head
-        rows.append((n, ms(drawn, 50), len(head) + len(mask), ms(numbers, 50), len(numbers_json())))
-    draw = drawtimed({n: figures[n] for n in HEAT_SIZES})
+        figures[f"{label} head"], figures[f"{label} mask"] = head, mask
+        rows.append((label, ms(drawn, 50), len(head) + len(mask), ms(numbers, 50), len(numbers_json())))
+    draw = drawtimed(figures)
     lines = ["| tokens | head + mask: build + serialise p50 (ms) | bytes | the head's weights as JSON lists (ms) | bytes "
-             "| ratio (time) | Chromium draw of the head, median (ms) |", "|---|---|---|---|---|---|---|"]
-    for n, t_fig, b_fig, t_num, b_num in rows:
-        drawn_ms = f"{draw[n]:.0f}" if draw else "n/a"
-        lines.append(f"| {n} | {t_fig:.0f} | {b_fig:,} | {t_num:.0f} | {b_num:,} | {t_fig / t_num:.2f} | {drawn_ms} |")
+             "| ratio (time) | Chromium draw of the head, median (ms) | of the mask (ms) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, t_fig, b_fig, t_num, b_num in rows:
+        head_ms, mask_ms = ((f"{draw[f'{label} head']:.0f}", f"{draw[f'{label} mask']:.0f}") if draw else ("n/a", "n/a"))
+        lines.append(f"| {label} | {t_fig:.0f} | {b_fig:,} | {t_num:.0f} | {b_num:,} | {t_fig / t_num:.2f} | {head_ms} "
+                     f"| {mask_ms} |")
+    return lines
+
+
+def overview_growth() -> list[str]:
+    """The all-heads overview (12 x 12 heads) at 64 and 512 tokens: build + serialise, bytes and
+    Chromium's draw (target under 1 s at 512 tokens). Past 64 tokens a tile shows blocks."""
+    from models.data import AttentionSet
+    from viz.overview import overview_figure
+
+    rng = np.random.default_rng(1)
+    rows, figures = [], {}
+    for n in (64, 512):
+        scores = rng.normal(size=(12, 12, n, n)).astype(np.float32)
+        attn = np.exp(scores - scores.max(-1, keepdims=True))
+        attn /= attn.sum(-1, keepdims=True)
+        tokens = tuple(f"t{i}" for i in range(n))
+        data = AttentionSet("encoder", attn, np.ones((n, n), np.float32), tokens, tokens)
+        built = timed(lambda: overview_figure(data).to_json(), 3)
+        figures[n] = overview_figure(data).to_json()
+        rows.append((n, ms(built, 50), len(figures[n])))
+    draw = drawtimed(figures)
+    lines = ["| 12 x 12 heads | build + serialise p50 (ms) | bytes | Chromium draw, median (ms) |", "|---|---|---|---|"]
+    for n, built_ms, size in rows:
+        lines.append(f"| {n} tokens | {built_ms:.0f} | {size:,} | {f'{draw[n]:.0f}' if draw else 'n/a'} |")
     return lines

@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.data import AttentionSet
-from viz.heatmap import check_head, kind_title
+from viz.heatmap import blocks as spans, check_head, kind_title
 from viz.style import ATTENTION_SCALE, MASKED_COLOR, SELECTED_COLOR, base_layout, plotly_text
 from viz.words import model_words, t
 
@@ -28,8 +28,7 @@ MAX_TILE = 64
 
 def blocks(n: int) -> list[tuple[int, int]]:
     """[start, end) of the blocks that n positions are shown in: single positions up to MAX_TILE."""
-    step = -(-n // MAX_TILE)
-    return [(start, min(start + step, n)) for start in range(0, n, step)]
+    return spans(n, MAX_TILE)
 
 
 def tile_grid(attn: AttentionSet) -> np.ndarray:

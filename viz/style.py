@@ -9,6 +9,7 @@ FONT = dict(family="Inter, 'Noto Sans CJK SC', 'Microsoft YaHei', sans-serif", s
 ATTENTION_SCALE = [[0.0, "#f7fbff"], [0.25, "#9ecae1"], [0.6, "#2171b5"], [1.0, "#08306b"]]
 MASKED_COLOR = "#c8c8c8"
 ALLOWED_COLOR = "#1f4e99"
+PARTLY_COLOR = "#8fa7cc"  # a block of cells some of which are masked (long inputs, viz/heatmap.py)
 SELECTED_COLOR = "#e6550d"  # orange: stands out on the blue scale and on grey gaps
 
 

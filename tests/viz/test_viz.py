@@ -149,3 +149,44 @@ def test_tables_show_names_and_tokens_as_text():
                             max_without_positions=1e-7, max_with_positions=0.5)
     table = order_table_markdown([order])
     assert "<b>" not in table and "<i>" not in table and "1.00e-07" in table
+
+
+def test_long_inputs_are_drawn_in_blocks_of_the_largest_allowed_weight():
+    from viz import heatmap
+
+    n = heatmap.PAGE_MAX_CELLS + 45  # 301 positions: blocks of 2, the last one single
+    tokens = tuple(f"t{i}" for i in range(n))
+    a = _causal_set(tokens=tokens, layers=1, heads=2, seed=4)
+    spans = heatmap.blocks(n)
+    assert len(spans) == 151 and spans[0] == (0, 2) and spans[-1] == (300, 301)
+    fig = attention_heatmap(a, 0, 1)
+    weights, masked = fig.data
+    z = np.asarray(weights.z, dtype=np.float32)
+    assert z.shape == (151, 151)
+    for (r0, r1), i in ((spans[5], 5), (spans[-1], 150)):
+        for (c0, c1), j in ((spans[0], 0), (spans[5], 5), (spans[-1], 150)):
+            block, allowed = a.attn[0, 1, r0:r1, c0:c1], a.mask[r0:r1, c0:c1] > 0
+            if allowed.any():
+                assert z[i, j] == block[allowed].max() and np.isnan(np.asarray(masked.z)[i, j])
+            else:
+                assert np.isnan(z[i, j]) and np.asarray(masked.z)[i, j] == 1
+    assert list(weights.x)[5] == "10-11: t10 t11" and list(weights.y)[-1] == "300: t300"
+    assert "blocks of 2 x 2 tokens, largest weight" in fig.layout.title.text
+    assert "largest weight in this block" in weights.hovertemplate and len(fig.layout.xaxis.ticktext) == 151
+    # The mask in the same blocks: the causal diagonal's blocks are partly masked.
+    mask = mask_heatmap(a)
+    assert [trace.name for trace in mask.data] == ["may attend", "partly masked", "masked"]
+    full, partly, none = (np.nan_to_num(np.asarray(trace.z, dtype=np.float32)) for trace in mask.data)
+    assert full[5, 4] == 1 and partly[5, 5] == 1 and none[5, 6] == 1 and partly[150, 150] == 0 and full[150, 150] == 1
+    assert np.array_equal(full + partly + none, np.ones((151, 151)))
+    assert f"{int(a.mask.sum()):,} of {n * n:,} cells allowed".replace(",", "") in mask.layout.title.text.replace(",", "")
+
+
+def test_up_to_the_page_limit_every_cell_is_one_weight():
+    from viz import heatmap
+
+    n = heatmap.PAGE_MAX_CELLS
+    a = _causal_set(tokens=tuple(f"t{i}" for i in range(n)), layers=1, heads=1)
+    z = np.asarray(attention_heatmap(a, 0, 0).data[0].z, dtype=np.float32)
+    assert z.shape == (n, n) and np.array_equal(z[a.mask > 0], a.attn[0, 0][a.mask > 0])
+    assert [trace.name for trace in mask_heatmap(a).data] == ["may attend", "masked"]
