@@ -6,7 +6,9 @@ folders allowed and the token limit raised to 512. Each endpoint is called throu
 on loopback, one request at a time, at about 16, 64, 256 and 512 tokens. The reference is the
 same model loaded by plain transformers (its default attention kernel, no attention weights
 returned) run on the same input in this process with the server's thread count: one forward
-pass, or for T5 the greedy generate() of 32 tokens that the views also need.
+pass, or for T5 the greedy generate() of 32 tokens that the views also need. /attention_rank and
+/scaling send their matrices packed as float32 (`encoding`), /attention_data as float16 through
+Gradio's REST API (see rest_call).
 """
 
 from __future__ import annotations
@@ -150,11 +152,15 @@ def _endpoint_row(client, api, args, options, repeats, row) -> dict:
         note, call = "REST API, read whole (rest_call)", lambda: rest_call(client.src.rstrip("/") + "/", api, args)
     else:
         note, call = ", ".join(f"{k}={v}" for k, v in options.items()), lambda: client.predict(*args, **options, api_name=api)
+    answers = []
     try:
-        times = timed(call, repeats)
+        times = timed(lambda: answers.append(call()), repeats)
     except Exception as err:  # the app refused (by design, or a size or time limit): report its message
         message = str(err).splitlines()[0]
         return {**row, "endpoint": api, "p50": float("nan"), "p95": float("nan"), "note": message[:110]}
+    notices = answers[-1].get("notices") if isinstance(answers[-1], dict) else None
+    if notices:  # e.g. /attention_flow past its work limit: what the answer says it left out
+        note = "; ".join(filter(None, [note, notices[0][:110]]))
     return {**row, "endpoint": api, "p50": ms(times, 50), "p95": ms(times, 95), "note": note}
 
 
@@ -186,7 +192,20 @@ def report(rows: list[dict]) -> list[str]:
                + (": missed by " + ", ".join(missed) + "." if missed else ".")
                + f" The Attention tab is /attention_view, then /attention_overview (every head's weights, drawn): "
                f"{tab.get('/attention_view', float('nan')):.0f} + {tab.get('/attention_overview', float('nan')):.0f} ms.")
-    return [summary, "", *lines]
+    longest = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        top = max(r["tokens"] for r in rows if r["model"] == name)
+        # An endpoint that refuses this family by design (T5 on /scaling) is no verdict; one stopped
+        # by the time limit is over budget.
+        judged = [(r["endpoint"], r["p50"], 2 * r["passes"] * ms(r["bare"], 50) + 50) for r in rows
+                  if r["model"] == name and r["tokens"] == top and r["passes"] is not None
+                  and (np.isfinite(r["p50"]) or "ran longer" in r["note"])]
+        over = [f"{e} {p:.0f} ms > {b:.0f} ms" if np.isfinite(p) else f"{e} (stopped)" for e, p, b in judged
+                if not p <= b]
+        longest.append(f"{name}-base at {top} tokens: {len(judged) - len(over)} of {len(judged)} within budget"
+                       + (" (over: " + ", ".join(over) + ")" if over else "") + ".")
+    return [summary, "", "At the longest input: " + " ".join(longest), "", *lines]
+
 
 
 def figure(rows: list[dict], path: Path) -> None:

@@ -30,6 +30,14 @@ def test_budget_is_two_bare_passes_per_needed_pass_plus_50_ms():
     assert [t[8] for t in table] == ["250", "250", "850", "nan", "250"]
     assert [t[9] for t in table] == ["yes", "no", "yes", "", "no"]
     assert table[3][3] == "raw data" and np.isclose(float(table[2][7]), 8.49)
+    assert lines[2] == "At the longest input: bert-base at 512 tokens: 0 of 1 within budget (over: /compare_bert 999 ms > 250 ms)."
+
+
+def test_the_longest_input_verdict_skips_refusals_by_design_and_counts_stopped_requests():
+    refused = dict(_row("/scaling", float("nan"), 1, model="t5", tokens=511), note="T5 does not divide its scores")
+    stopped = dict(_row("/attention_flow", float("nan"), 1, model="t5", tokens=511), note="This request ran longer than 30 s")
+    lines = latency.report([_row("/compare_t5", 240, 1, model="t5", tokens=511), refused, stopped])
+    assert lines[2] == "At the longest input: t5-base at 511 tokens: 1 of 2 within budget (over: /attention_flow (stopped))."
 
 
 def test_rest_call_reads_the_answer_gradio_client_gets(live_url):
