@@ -281,3 +281,26 @@ class Architecture:
 
     def feature(self, name: str) -> str:
         return dict(self.features)[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Logit lens (models/lens.py)
+
+
+@dataclass(frozen=True)
+class LogitLens:
+    model_key: str
+    model_name: str
+    family: str
+    stack: str  # the stack whose residual stream is read: "decoder", or "encoder" for BERT
+    tokens: tuple[str, ...]  # that stack's input tokens (T5: the decoder's, the greedy output shifted)
+    positions: tuple[int, ...]  # the positions read: every one, or BERT's [MASK]s when the text has some
+    top_ids: np.ndarray  # (layers + 1, positions, k) int64; layer 0 is the embeddings
+    top_tokens: tuple[tuple[tuple[str, ...], ...], ...]  # (layers + 1, positions, k)
+    top_probs: np.ndarray  # (layers + 1, positions, k) float32
+    final_ids: np.ndarray  # (positions,) int64: the model's own top prediction (the last layer's top 1)
+    final_tokens: tuple[str, ...]  # (positions,)
+    final_rank: np.ndarray  # (layers + 1, positions) int64: the final prediction's rank, 0 = top
+    final_prob: np.ndarray  # (layers + 1, positions) float32: its probability at each layer
+    head_scale: float  # what the model multiplies the normed stream by before its head (T5 tied: d_model**-0.5)
+    notices: tuple[str, ...] = ()

@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 import gradio as gr
 
-from models import analysis, mechanisms, numeric, objectives, registry
+from models import analysis, lens, mechanisms, numeric, objectives, registry
 from models import trace as traces
 from models.architecture import architecture_to_json, describe
 from models.decoding import decode, decoding_to_json
@@ -150,12 +150,21 @@ def api_moe_routing(model: str, text: str) -> dict:
         return mechanisms.routing_to_json(mechanisms.moe_routing(model, text))
 
 
+@gpu
+def api_logit_lens(model: str, text: str, top_k: int = 5) -> dict:
+    """The model's own output head read at every layer (0: the embeddings) and position of the
+    stack that feeds it (decoders, T5's decoder; BERT at its [MASK]s, else every position): the
+    top_k tokens with probabilities, and the final prediction's rank and probability per layer."""
+    with user_errors():
+        return lens.lens_to_json(lens.logit_lens(model, text, number(top_k, "top_k")))
+
+
 ENDPOINTS = {
     "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
     "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
     "decode": api_decode, "kv_cache": api_kv_cache, "architecture": api_architecture,
     "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
-    "moe_routing": api_moe_routing,
+    "moe_routing": api_moe_routing, "logit_lens": api_logit_lens,
 }
 
 

@@ -546,3 +546,16 @@ def test_the_language_travels_with_each_request(live_url, client):
     assert title(figures["en"][0]).startswith("mask: decoder self-attention")
     assert title(figures["zh"][0]).startswith("掩码：解码器自注意力") and "个格子中允许" in title(figures["zh"][0])
     assert title(figures["header"][1]) == "解码器自注意力 · 第 0 层 · 第 0 头"
+
+
+def test_logit_lens_endpoint_ends_in_the_models_own_prediction(client):
+    text = "I like eating apples"
+    lens = client.predict("mini-gpt", text, 3, api_name="/logit_lens")
+    data = client.predict("mini-gpt", text, api_name="/attention_data")
+    assert lens["tokens"] == data["tokens"] and lens["stack"] == "decoder" and lens["layers"] == len(lens["top_ids"])
+    assert lens["final_rank"][-1] == [0] * len(lens["positions"])
+    # The last position's final prediction is the model's next token, as /attention_data reports it.
+    assert lens["final_ids"][-1] == data["outputs"]["next_token"][0]["id"]
+    assert abs(lens["final_prob"][-1][-1] - data["outputs"]["next_token"][0]["prob"]) < 1e-5
+    with pytest.raises(Exception, match="top_k 必须在 1 到 20 之间"):
+        client.predict("mini-gpt", text, 0, "zh", api_name="/logit_lens")

@@ -66,6 +66,7 @@ ENDPOINTS = {
     "api_order_experiment": (MODELS, TEXTS, NUMBERS),
     "api_scaling": (MODELS, TEXTS, NUMBERS, NUMBERS),
     "api_moe_routing": (MODELS, TEXTS),
+    "api_logit_lens": (MODELS, TEXTS, NUMBERS),
 }
 
 

@@ -198,3 +198,20 @@ def test_view_figures_serialise():
                 patterns.rank_map(analysis.attention_rank(a)), graphs.token_graph_figure(graphs.token_graph(a, 0, 0, 0.2)),
                 graphs.importance_figure(analysis.importance(a))):
         json.loads(fig.to_json())
+
+
+def test_lens_figure_carries_the_lens_numbers():
+    from models.lens import logit_lens
+    from viz.lens import lens_figure
+
+    result = logit_lens("mini-gpt", "I like eating apples")
+    fig = lens_figure(result)
+    (heat,) = fig.data
+    np.testing.assert_allclose(np.asarray(heat.z, dtype=np.float32), result.final_prob)
+    assert list(heat.y)[0] == "embeddings" and len(heat.y) == result.top_ids.shape[0]
+    assert [row[0] for row in heat.text] == [layer[0][0] for layer in result.top_tokens]
+    from viz.style import plotly_text
+
+    assert list(heat.x) == [f"{p}: {plotly_text(result.tokens[p])}" for p in result.positions]
+    assert [c[1] for c in heat.customdata[0]] == [plotly_text(tok) for tok in result.final_tokens]
+    assert "%{customdata[1]}" in heat.hovertemplate

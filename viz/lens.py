@@ -1,0 +1,42 @@
+"""The logit lens as one heatmap: layers (rows, the embeddings at the bottom) by positions
+(columns); each cell names the top token the output head reads there and is coloured by the
+probability of the model's final prediction at that layer. Input: models.results.LogitLens."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from models.results import LogitLens
+from viz.style import ATTENTION_SCALE, base_layout, plotly_text, token_axis
+from viz.words import model_words, t
+
+
+def lens_figure(result: LogitLens) -> go.Figure:
+    layers, positions, _ = result.top_ids.shape
+    rows = [t("embeddings")] + [t("layer {}", i) for i in range(1, layers)]
+    columns = [f"{p}: {plotly_text(result.tokens[p])}" for p in result.positions]
+    top = np.array([[plotly_text(result.top_tokens[layer][i][0]) for i in range(positions)] for layer in range(layers)],
+                   dtype=object)
+    final = np.array([plotly_text(token) for token in result.final_tokens], dtype=object)
+    custom = np.stack([top, np.broadcast_to(final, top.shape), result.top_probs[..., 0].astype(object),
+                       result.final_rank.astype(object)], -1)
+    hover = (t("position %{x} · %{y}") + "<br>" + t("top token {} ({})", "<b>%{customdata[0]}</b>", "%{customdata[2]:.3f}")
+             + "<br>" + t("final prediction {}: probability {}, rank {}", "%{customdata[1]}", "%{z:.4f}",
+                          "%{customdata[3]}") + "<extra></extra>")
+    fig = go.Figure(go.Heatmap(
+        z=result.final_prob.astype(np.float32), x=columns, y=rows, zmin=0.0, zmax=1.0, colorscale=ATTENTION_SCALE,
+        text=top, texttemplate="%{text}" if layers * positions <= 600 else "", textfont=dict(size=12),
+        customdata=custom, hovertemplate=hover, xgap=1, ygap=1, name=t("logit lens"),
+        colorbar=dict(title=dict(text=t("P(final prediction)")), thickness=14),
+    ))
+    reads = t("what the output head reads at every layer of the {stack}", stack=t(result.stack))
+    title = (model_words(result.model_name) + " · " if result.model_name else "") + reads
+    layout = base_layout(title, height=int(min(900, max(360, 160 + 46 * layers))))
+    layout["margin"] = dict(l=110, r=10, t=48, b=110)
+    return go.Figure(fig.data, layout=dict(
+        layout,
+        xaxis=dict(token_axis([result.tokens[p] for p in result.positions], t("position (input token)")),
+                   type="category", tickvals=columns, tickangle=-60 if positions > 10 else 0),
+        yaxis=dict(title=dict(text=t("layer")), type="category", showgrid=False),
+    ))
