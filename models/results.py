@@ -304,3 +304,30 @@ class LogitLens:
     final_prob: np.ndarray  # (layers + 1, positions) float32: its probability at each layer
     head_scale: float  # what the model multiplies the normed stream by before its head (T5 tied: d_model**-0.5)
     notices: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Head ablation (models/ablation.py)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    model_key: str
+    model_name: str
+    family: str
+    kind: str  # the self-attention stack whose heads are switched off
+    heads_off: tuple[tuple[int, int], ...]  # (layer, head) pairs
+    position: int  # the position whose prediction is compared (decoders: the last; BERT: the first [MASK])
+    position_token: str
+    base_ids: np.ndarray  # (k,) int64: the unablated run's top tokens there
+    base_tokens: tuple[str, ...]
+    base_probs: np.ndarray  # (k,) float32
+    ablated_ids: np.ndarray  # (k,) int64: the same with heads_off switched off
+    ablated_tokens: tuple[str, ...]
+    ablated_probs: np.ndarray  # (k,) float32
+    prediction_prob: tuple[float, float]  # P(the unablated prediction): unablated, ablated
+    kl: float  # KL(unablated || ablated) of the next-token distributions there, in nats
+    base_text: str  # greedy continuation (decoders) or output (T5), unablated; "" for BERT
+    ablated_text: str
+    single_drop: np.ndarray  # (layers, heads) float32: P(prediction) unablated minus with that head alone off
+    notices: tuple[str, ...] = ()
