@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 import gradio as gr
 
-from models import analysis, lens, mechanisms, numeric, objectives, registry
+from models import ablation, analysis, lens, mechanisms, numeric, objectives, registry
 from models import trace as traces
 from models.architecture import architecture_to_json, describe
 from models.decoding import decode, decoding_to_json
@@ -159,12 +159,23 @@ def api_logit_lens(model: str, text: str, top_k: int = 5) -> dict:
         return lens.lens_to_json(lens.logit_lens(model, text, number(top_k, "top_k")))
 
 
+@gpu
+def api_ablate(model: str, text: str, heads: str = "", kind: str = "") -> dict:
+    """Switch off attention heads ("layer:head, ...") of one self-attention stack (kind; "" the
+    first) and compare the prediction at the last position (BERT: the first [MASK]; T5: the first
+    output token) and the greedy text with all heads on; `single_head_drop` [layer][head] is how much
+    the prediction's probability falls with that head alone off."""
+    with user_errors():
+        return ablation.ablation_to_json(ablation.ablate(model, text, heads if isinstance(heads, str) else "",
+                                                         kind if isinstance(kind, str) else ""))
+
+
 ENDPOINTS = {
     "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
     "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
     "decode": api_decode, "kv_cache": api_kv_cache, "architecture": api_architecture,
     "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
-    "moe_routing": api_moe_routing, "logit_lens": api_logit_lens,
+    "moe_routing": api_moe_routing, "logit_lens": api_logit_lens, "ablate": api_ablate,
 }
 
 

@@ -1,6 +1,7 @@
 """The logit lens as one heatmap: layers (rows, the embeddings at the bottom) by positions
 (columns); each cell names the top token the output head reads there and is coloured by the
-probability of the model's final prediction at that layer. Input: models.results.LogitLens."""
+probability of the model's final prediction at that layer. Input: models.results.LogitLens.
+And head ablation's ranking (models.results.Ablation): the other per-layer reading of a prediction."""
 
 from __future__ import annotations
 
@@ -40,3 +41,30 @@ def lens_figure(result: LogitLens) -> go.Figure:
                    type="category", tickvals=columns, tickangle=-60 if positions > 10 else 0),
         yaxis=dict(title=dict(text=t("layer")), type="category", showgrid=False),
     ))
+
+
+def ablation_figure(result) -> go.Figure:
+    """Every head ranked by one ablation each: how much probability the current prediction loses
+    when that head alone is switched off (models.results.Ablation.single_drop); the heads switched
+    off together are outlined."""
+    layers, heads = result.single_drop.shape
+    drop = result.single_drop.astype(np.float32)
+    limit = float(np.abs(drop).max()) or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=drop, x=list(range(heads)), y=list(range(layers)), zmin=-limit, zmax=limit, colorscale="RdBu_r", xgap=2, ygap=2,
+        hovertemplate=t("layer {layer} · head {head}", layer="%{y}", head="%{x}") + "<br>"
+        + t("P(prediction) falls by {} with this head off", "%{z:.4f}") + "<extra></extra>",
+        colorbar=dict(title=dict(text=t("drop in P"))), name=t("one head off"),
+    ))
+    shapes = [dict(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, line=dict(color="#e6550d", width=3))
+              for l, h in result.heads_off]
+    title = ((model_words(result.model_name) + " · ") if result.model_name else "") + t(
+        "which heads the prediction {token} needs (one head off at a time)",
+        token=plotly_text(result.base_tokens[0]))
+    layout = base_layout(title, height=int(min(700, max(320, 110 + 44 * layers))))
+    layout["margin"] = dict(l=70, r=10, t=48, b=50)
+    return go.Figure(fig.data, layout=dict(
+        layout, shapes=shapes,
+        xaxis=dict(title=dict(text=t("head")), tickmode="array", tickvals=list(range(heads)), showgrid=False),
+        yaxis=dict(title=dict(text=t("layer")), tickmode="array", tickvals=list(range(layers)), showgrid=False,
+                   autorange="reversed")))

@@ -73,3 +73,26 @@ def order_table_markdown(results) -> str:
         lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | <span translate='no'>{html.escape(' '.join(r.shuffled))}</span> | "
                      f"**{r.max_without_positions:.2e}** | {r.max_with_positions:.2e} |")
     return "\n".join(lines)
+
+
+def ablation_markdown(result) -> str:
+    """Head ablation: the top tokens at the compared position with and without the heads, the
+    prediction's probability, the divergence and the greedy text (models.results.Ablation)."""
+    def cell(token: str, prob: float) -> str:
+        return f"<span translate='no'>{html.escape(token)}</span> {prob:.3f}"
+
+    off = ", ".join(f"{l}:{h}" for l, h in result.heads_off) or t("none")
+    before, after = result.prediction_prob
+    lines = [t("Heads switched off ({kind}): {heads}. Compared at position {position} "
+               "(<span translate='no'>{token}</span>).", kind=t(result.kind), heads=off, position=result.position,
+               token=html.escape(result.position_token)), "",
+             f"| # | {t('all heads')} | {t('heads off')} |", "|---|---|---|"]
+    for i, (bt, bp, at, ap) in enumerate(zip(result.base_tokens, result.base_probs, result.ablated_tokens,
+                                             result.ablated_probs), 1):
+        lines.append(f"| {i} | {cell(bt, float(bp))} | {cell(at, float(ap))} |")
+    lines += ["", t("P(prediction): {before} with all heads, {after} with them off; KL divergence {kl} nats.",
+                    before=f"{before:.4f}", after=f"{after:.4f}", kl=f"{result.kl:.4f}")]
+    if result.base_text or result.ablated_text:
+        lines += ["", f"- {t('all heads')}: <span translate='no'>{html.escape(result.base_text)}</span>",
+                  f"- {t('heads off')}: <span translate='no'>{html.escape(result.ablated_text)}</span>"]
+    return "\n".join(lines)

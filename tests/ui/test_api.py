@@ -559,3 +559,16 @@ def test_logit_lens_endpoint_ends_in_the_models_own_prediction(client):
     assert abs(lens["final_prob"][-1][-1] - data["outputs"]["next_token"][0]["prob"]) < 1e-5
     with pytest.raises(Exception, match="top_k 必须在 1 到 20 之间"):
         client.predict("mini-gpt", text, 0, "zh", api_name="/logit_lens")
+
+
+def test_ablate_endpoint_compares_the_prediction_with_and_without_the_heads(client):
+    from models import ablation
+
+    text = "我喜欢吃苹果，他喜欢吃"
+    answer = client.predict("mini-gpt", text, "0:0, 1:1", "", api_name="/ablate")
+    direct = ablation.ablation_to_json(ablation.ablate("mini-gpt", text, "0:0, 1:1"))
+    assert answer["heads_off"] == [[0, 0], [1, 1]] and answer["unablated"] == direct["unablated"]
+    assert answer["ablated"] == direct["ablated"] and answer["single_head_drop"] == direct["single_head_drop"]
+    assert answer["unablated_text"] and answer["kl"] >= 0
+    with pytest.raises(Exception, match="请把每个头写成"):
+        client.predict("mini-gpt", text, "0-1", "", "zh", api_name="/ablate")

@@ -67,6 +67,8 @@ ENDPOINTS = {
     "api_scaling": (MODELS, TEXTS, NUMBERS, NUMBERS),
     "api_moe_routing": (MODELS, TEXTS),
     "api_logit_lens": (MODELS, TEXTS, NUMBERS),
+    "api_ablate": (MODELS, TEXTS, st.one_of(TEXTS, st.sampled_from(["0:0", "1:2, 0:1", "9:9", "0-1", ""]), NUMBERS),
+                   st.sampled_from(["", "encoder", "decoder", "cross", None])),
 }
 
 

@@ -215,3 +215,17 @@ def test_lens_figure_carries_the_lens_numbers():
     assert list(heat.x) == [f"{p}: {plotly_text(result.tokens[p])}" for p in result.positions]
     assert [c[1] for c in heat.customdata[0]] == [plotly_text(tok) for tok in result.final_tokens]
     assert "%{customdata[1]}" in heat.hovertemplate
+
+
+def test_ablation_figure_and_table_carry_the_ablation():
+    from models.ablation import ablate
+    from viz.lens import ablation_figure
+    from viz.tables import ablation_markdown
+
+    result = ablate("mini-gpt", "我喜欢吃苹果，他喜欢吃", "0:0, 1:1")
+    fig = ablation_figure(result)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z, dtype=np.float32), result.single_drop)
+    assert [(s.y0 + 0.5, s.x0 + 0.5) for s in fig.layout.shapes] == [(0, 0), (1, 1)]
+    table = ablation_markdown(result)
+    assert "0:0, 1:1" in table and f"{result.prediction_prob[1]:.4f}" in table and f"{result.base_probs[0]:.3f}" in table
+    assert result.base_text in table and result.ablated_text in table

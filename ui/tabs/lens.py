@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models import lens, registry
+from models import lens
 from ui.api import api_logit_lens
 from ui.controls import RUNS, Page, model_menu
 from ui.gpu import gpu
