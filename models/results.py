@@ -331,3 +331,27 @@ class Ablation:
     ablated_text: str
     single_drop: np.ndarray  # (layers, heads) float32: P(prediction) unablated minus with that head alone off
     notices: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Input attribution (models/attribution.py)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    model_key: str
+    model_name: str
+    family: str
+    tokens: tuple[str, ...]  # the input tokens scored (T5: the source)
+    position: int  # where the target is read: decoders the last position, BERT the first [MASK], T5 output step 0
+    target_id: int
+    target: str
+    contrast_id: int | None  # "why target and not contrast": f = log p(target) - log p(contrast)
+    contrast: str | None
+    value: float  # f at the input
+    baseline_value: float  # f at the baseline (the padding token's embedding at every position)
+    gradient_x_input: np.ndarray  # (tokens,) float32: sum over the embedding of x * df/dx
+    integrated_gradients: np.ndarray  # (tokens,) float32: sum over the embedding of (x - x') * mean df/dx on the path
+    steps: int  # points on the straight path from baseline to input (midpoint rule)
+    completeness_gap: float  # sum(integrated_gradients) - (value - baseline_value)
+    notices: tuple[str, ...] = ()

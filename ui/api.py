@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 import gradio as gr
 
-from models import ablation, analysis, lens, mechanisms, numeric, objectives, registry
+from models import ablation, analysis, attribution, lens, mechanisms, numeric, objectives, registry
 from models import trace as traces
 from models.architecture import architecture_to_json, describe
 from models.decoding import decode, decoding_to_json
@@ -170,12 +170,25 @@ def api_ablate(model: str, text: str, heads: str = "", kind: str = "") -> dict:
                                                          kind if isinstance(kind, str) else ""))
 
 
+@gpu
+def api_attribution(model: str, text: str, target: str = "", contrast: str = "", steps: int = 64) -> dict:
+    """How much each input token matters for the target token (its text; "" the model's own
+    prediction) at the last position (BERT: the first [MASK]; T5: the first output token, over the
+    source): gradient x input and integrated gradients from the padding-token baseline in `steps`
+    midpoint steps; with `contrast`, f = log p(target) - log p(contrast)."""
+    with user_errors():
+        return attribution.attribution_to_json(attribution.attribute(
+            model, text, target if isinstance(target, str) else "", contrast if isinstance(contrast, str) else "",
+            number(steps, "steps")))
+
+
 ENDPOINTS = {
     "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
     "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
     "decode": api_decode, "kv_cache": api_kv_cache, "architecture": api_architecture,
     "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
     "moe_routing": api_moe_routing, "logit_lens": api_logit_lens, "ablate": api_ablate,
+    "attribution": api_attribution,
 }
 
 

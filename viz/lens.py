@@ -1,7 +1,8 @@
 """The logit lens as one heatmap: layers (rows, the embeddings at the bottom) by positions
 (columns); each cell names the top token the output head reads there and is coloured by the
 probability of the model's final prediction at that layer. Input: models.results.LogitLens.
-And head ablation's ranking (models.results.Ablation): the other per-layer reading of a prediction."""
+And the two other readings of one prediction: head ablation's ranking (models.results.Ablation)
+and input attribution (models.results.Attribution)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,25 @@ def ablation_figure(result) -> go.Figure:
         xaxis=dict(title=dict(text=t("head")), tickmode="array", tickvals=list(range(heads)), showgrid=False),
         yaxis=dict(title=dict(text=t("layer")), tickmode="array", tickvals=list(range(layers)), showgrid=False,
                    autorange="reversed")))
+
+
+def attribution_figure(result) -> go.Figure:
+    """Each input token's score for the target (models.results.Attribution): gradient x input and
+    integrated gradients side by side; the completeness check in the title."""
+    x = [f"{i}: {plotly_text(token)}" for i, token in enumerate(result.tokens)]
+    fig = go.Figure([
+        go.Bar(x=x, y=result.gradient_x_input.astype(np.float32), name=t("gradient × input"), marker_color="#92c5de",
+               hovertemplate="%{x}<br>" + t("gradient × input {}", "%{y:.4f}") + "<extra></extra>"),
+        go.Bar(x=x, y=result.integrated_gradients.astype(np.float32), name=t("integrated gradients ({} steps)", result.steps),
+               marker_color="#b2182b", hovertemplate="%{x}<br>" + t("integrated gradients {}", "%{y:.4f}") + "<extra></extra>"),
+    ])
+    what = (t("why {target} and not {contrast}", target=plotly_text(result.target), contrast=plotly_text(result.contrast))
+            if result.contrast is not None else t("what makes {target} likely", target=plotly_text(result.target)))
+    check = t("IG sum {sum} = f(x) − f(baseline) {delta} (gap {gap})", sum=f"{result.integrated_gradients.sum():.4f}",
+              delta=f"{result.value - result.baseline_value:.4f}", gap=f"{result.completeness_gap:+.4f}")
+    title = ((model_words(result.model_name) + " · ") if result.model_name else "") + what + "<br><sup>" + check + "</sup>"
+    layout = base_layout(title, height=440)
+    layout["margin"] = dict(l=60, r=10, t=70, b=120)
+    return go.Figure(fig.data, layout=dict(
+        layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+        xaxis=dict(type="category", tickangle=-60 if len(x) > 10 else 0), yaxis=dict(title=dict(text=t("score")))))

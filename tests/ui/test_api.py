@@ -572,3 +572,13 @@ def test_ablate_endpoint_compares_the_prediction_with_and_without_the_heads(clie
     assert answer["unablated_text"] and answer["kl"] >= 0
     with pytest.raises(Exception, match="请把每个头写成"):
         client.predict("mini-gpt", text, "0-1", "", "zh", api_name="/ablate")
+
+
+def test_attribution_endpoint_is_complete_and_contrastive(client):
+    answer = client.predict("mini-llama", "I like eating", "apples", "bananas", 32, api_name="/attribution")
+    assert answer["target"] == "▁apples" and answer["contrast"] == "▁bananas" and answer["steps"] == 32
+    total = answer["value"] - answer["baseline_value"]
+    assert abs(sum(answer["integrated_gradients"]) - total) <= 0.02 * abs(total)
+    assert len(answer["gradient_x_input"]) == len(answer["tokens"]) and "padding" in answer["baseline"]
+    with pytest.raises(Exception, match="BERT 上的归因"):
+        client.predict("mini-bert", "The cat sat.", "", "", 16, "zh", api_name="/attribution")

@@ -69,6 +69,8 @@ ENDPOINTS = {
     "api_logit_lens": (MODELS, TEXTS, NUMBERS),
     "api_ablate": (MODELS, TEXTS, st.one_of(TEXTS, st.sampled_from(["0:0", "1:2, 0:1", "9:9", "0-1", ""]), NUMBERS),
                    st.sampled_from(["", "encoder", "decoder", "cross", None])),
+    "api_attribution": (MODELS, TEXTS, st.one_of(TEXTS, st.sampled_from(["", "apples"])),
+                        st.one_of(TEXTS, st.sampled_from(["", "bananas"])), NUMBERS),
 }
 
 

@@ -229,3 +229,14 @@ def test_ablation_figure_and_table_carry_the_ablation():
     table = ablation_markdown(result)
     assert "0:0, 1:1" in table and f"{result.prediction_prob[1]:.4f}" in table and f"{result.base_probs[0]:.3f}" in table
     assert result.base_text in table and result.ablated_text in table
+
+
+def test_attribution_figure_carries_both_scores_and_the_check():
+    from models.attribution import attribute
+    from viz.lens import attribution_figure
+
+    result = attribute("mini-gpt", "我喜欢吃苹果，他喜欢吃", steps=16)
+    fig = attribution_figure(result)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].y, dtype=np.float32), result.gradient_x_input)
+    np.testing.assert_array_equal(np.asarray(fig.data[1].y, dtype=np.float32), result.integrated_gradients)
+    assert f"{result.value - result.baseline_value:.4f}" in fig.layout.title.text and "16" in fig.data[1].name
