@@ -355,3 +355,30 @@ class Attribution:
     steps: int  # points on the straight path from baseline to input (midpoint rule)
     completeness_gap: float  # sum(integrated_gradients) - (value - baseline_value)
     notices: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Query and key vectors (models/qk.py)
+
+
+@dataclass(frozen=True)
+class QKVectors:
+    model_key: str
+    model_name: str
+    kind: str  # encoder, decoder or cross
+    layer: int
+    head: int
+    query: int  # the query position
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    q: np.ndarray  # (head_dim,) float32: the query vector as the attention reads it (after RoPE where there is one)
+    keys: np.ndarray  # (keys, head_dim) float32: the key vectors (GQA: of the key/value head this head shares)
+    products: np.ndarray  # (keys, head_dim) float32: q * k elementwise; a row sums to q . k
+    scaling: float  # what q . k is multiplied by (1/sqrt(head_dim); T5: 1)
+    bias: np.ndarray | None  # (keys,) float32: T5's relative position bias added to the score, None elsewhere
+    allowed: np.ndarray  # (keys,) bool: the mask lets this query attend the key
+    scores: np.ndarray  # (keys,) float32: q . k * scaling + bias, before the mask and softmax
+    weights: np.ndarray  # (keys,) float32: the attention weights: softmax over the allowed keys
+    kinds: tuple[str, ...] = ()  # the model's attention kinds
+    layers: int = 0  # layers and heads of this kind
+    heads: int = 0

@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 import gradio as gr
 
-from models import ablation, analysis, attribution, lens, mechanisms, numeric, objectives, registry
+from models import ablation, analysis, attribution, lens, mechanisms, numeric, objectives, qk, registry
 from models import trace as traces
 from models.architecture import architecture_to_json, describe
 from models.decoding import decode, decoding_to_json
@@ -182,13 +182,23 @@ def api_attribution(model: str, text: str, target: str = "", contrast: str = "",
             number(steps, "steps")))
 
 
+@gpu
+def api_qk_vectors(model: str, text: str, kind: str = "", layer: int = 0, head: int = 0, query: int = -1) -> dict:
+    """One head's query vector at one position (-1: the last) and every key vector, as the
+    attention reads them (after RoPE; T5 with its relative position bias; cross-attention too):
+    q * k per dimension (`products`), `scores` = q . k * `scaling` + `bias`, `allowed`, `weights`."""
+    with user_errors():
+        return qk.qk_to_json(qk.qk_vectors(model, text, kind if isinstance(kind, str) else "", number(layer, "layer"),
+                                           number(head, "head"), number(query, "query")))
+
+
 ENDPOINTS = {
     "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
     "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
     "decode": api_decode, "kv_cache": api_kv_cache, "architecture": api_architecture,
     "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
     "moe_routing": api_moe_routing, "logit_lens": api_logit_lens, "ablate": api_ablate,
-    "attribution": api_attribution,
+    "attribution": api_attribution, "qk_vectors": api_qk_vectors,
 }
 
 

@@ -2,7 +2,8 @@
 (columns); each cell names the top token the output head reads there and is coloured by the
 probability of the model's final prediction at that layer. Input: models.results.LogitLens.
 And the two other readings of one prediction: head ablation's ranking (models.results.Ablation)
-and input attribution (models.results.Attribution)."""
+and input attribution (models.results.Attribution); and one head's query and key vectors
+(models.results.QKVectors)."""
 
 from __future__ import annotations
 
@@ -91,3 +92,38 @@ def attribution_figure(result) -> go.Figure:
     return go.Figure(fig.data, layout=dict(
         layout, barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
         xaxis=dict(type="category", tickangle=-60 if len(x) > 10 else 0), yaxis=dict(title=dict(text=t("score")))))
+
+
+def qk_figures(result) -> tuple[go.Figure, go.Figure]:
+    """One head and one query (models.results.QKVectors): q * k for every key, dimension by
+    dimension (a row sums to q . k), and the score of every key before softmax with its weight."""
+    keys = [f"{i}: {plotly_text(token)}" for i, token in enumerate(result.key_tokens)]
+    query = plotly_text(result.query_tokens[result.query])
+    limit = float(np.abs(result.products).max()) or 1.0
+    where = t("{kind} · layer {layer} · head {head}", kind=t(result.kind), layer=result.layer, head=result.head)
+    products = go.Figure(go.Heatmap(
+        z=result.products.astype(np.float32), x=list(range(result.products.shape[1])), y=keys, zmin=-limit, zmax=limit,
+        colorscale="RdBu_r", hovertemplate=t("key %{y} · dimension %{x}") + "<br>q × k = %{z:.4f}<extra></extra>",
+        colorbar=dict(title=dict(text="q × k")), name="q × k"))
+    layout = base_layout(where + " · " + t("q × k for the query {token} (position {position})", token=query,
+                                          position=result.query), height=int(min(900, max(340, 120 + 18 * len(keys)))))
+    layout["margin"] = dict(l=120, r=10, t=48, b=50)
+    products = go.Figure(products.data, layout=dict(layout, xaxis=dict(title=dict(text=t("dimension of the head"))),
+                                                    yaxis=dict(type="category", autorange="reversed")))
+    scaled = np.where(result.allowed, result.scores, np.nan).astype(np.float32)
+    bias = result.bias if result.bias is not None else np.zeros_like(result.scores)
+    custom = np.stack([result.weights.astype(np.float32), (result.products.sum(-1) * result.scaling).astype(np.float32),
+                       bias.astype(np.float32)], -1)
+    scores = go.Figure(go.Bar(
+        x=keys, y=scaled, marker_color="#2166ac", customdata=custom, name=t("score"),
+        hovertemplate="%{x}<br>" + t("score {} = q·k × scale {} + bias {}", "%{y:.4f}", "%{customdata[1]:.4f}",
+                                     "%{customdata[2]:.4f}") + "<br>" + t("weight {}", "%{customdata[0]:.4f}")
+        + "<extra></extra>"))
+    title = where + " · " + t("scores before softmax (scale {scale})", scale=f"{result.scaling:.4g}")
+    if result.bias is not None:
+        title += " · " + t("T5's relative position bias included")
+    layout = base_layout(title, height=380)
+    layout["margin"] = dict(l=60, r=10, t=48, b=110)
+    scores = go.Figure(scores.data, layout=dict(layout, xaxis=dict(type="category", tickangle=-60 if len(keys) > 10 else 0),
+                                                yaxis=dict(title=dict(text=t("score")))))
+    return products, scores

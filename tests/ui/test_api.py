@@ -582,3 +582,14 @@ def test_attribution_endpoint_is_complete_and_contrastive(client):
     assert len(answer["gradient_x_input"]) == len(answer["tokens"]) and "padding" in answer["baseline"]
     with pytest.raises(Exception, match="BERT 上的归因"):
         client.predict("mini-bert", "The cat sat.", "", "", 16, "zh", api_name="/attribution")
+
+
+def test_qk_vectors_endpoint_gives_the_attention_row(client):
+    text = "The cat chases a mouse"
+    answer = client.predict("mini-llama", text, "decoder", 1, 2, -1, api_name="/qk_vectors")
+    data = client.predict("mini-llama", text, 1, api_name="/attention_data")
+    row = np.asarray(data["decoder"]["attentions"])[0, 2, answer["query"]]
+    np.testing.assert_allclose(answer["weights"], row, atol=1e-6)
+    assert answer["query_token"] == data["tokens"][-1] and answer["bias"] is None
+    with pytest.raises(Exception, match="的注意力类型是"):
+        client.predict("mini-llama", text, "cross", 0, 0, -1, "zh", api_name="/qk_vectors")

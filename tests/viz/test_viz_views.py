@@ -240,3 +240,16 @@ def test_attribution_figure_carries_both_scores_and_the_check():
     np.testing.assert_array_equal(np.asarray(fig.data[0].y, dtype=np.float32), result.gradient_x_input)
     np.testing.assert_array_equal(np.asarray(fig.data[1].y, dtype=np.float32), result.integrated_gradients)
     assert f"{result.value - result.baseline_value:.4f}" in fig.layout.title.text and "16" in fig.data[1].name
+
+
+def test_qk_figures_carry_the_products_and_scores():
+    from models.qk import qk_vectors
+    from viz.lens import qk_figures
+
+    result = qk_vectors("mini-t5", "translate Chinese to English: 我喜欢机器学习", "encoder", 1, 2, 3)
+    products, scores = qk_figures(result)
+    np.testing.assert_array_equal(np.asarray(products.data[0].z, dtype=np.float32), result.products)
+    shown = np.asarray(scores.data[0].y, dtype=np.float32)
+    np.testing.assert_array_equal(shown[result.allowed], result.scores[result.allowed])
+    np.testing.assert_allclose(np.asarray(scores.data[0].customdata)[:, 2], result.bias, atol=1e-7)
+    assert "relative position bias" in scores.layout.title.text

@@ -1,0 +1,60 @@
+"""Query and key vectors against the model: softmax(q . k * scale + bias) over the allowed keys is
+the model's own attention row for every family and kind, and the recording copy computes what the
+model computes."""
+
+import numpy as np
+import pytest
+import torch
+
+from models.loading import get_model
+from models.qk import qk_to_json, qk_vectors, recording_copy
+from models.trace import run_trace
+
+T5_TEXT = "translate Chinese to English: 我喜欢机器学习"
+
+
+@pytest.mark.parametrize("key, text, kind", [("mini-gpt", "今天天气真好，", ""), ("mini-llama", "I like eating apples", ""),
+                                             ("mini-bert", "The cat sat on the mat.", ""), ("mini-mixtral", "我喜欢吃苹果", ""),
+                                             ("mini-t5", T5_TEXT, "encoder"), ("mini-t5", T5_TEXT, "decoder"),
+                                             ("mini-t5", T5_TEXT, "cross")])
+def test_scores_give_the_models_own_attention_row(key, text, kind):
+    trace = run_trace(key, text)
+    for layer, head, query in ((1, 2, -1), (0, 0, 1)):
+        result = qk_vectors(key, text, kind, layer, head, query)
+        row = trace.attention(result.kind).attn[layer, head, result.query]
+        np.testing.assert_allclose(result.weights, row, atol=1e-6)
+        np.testing.assert_allclose(result.products.sum(-1) * result.scaling
+                                   + (result.bias if result.bias is not None else 0), result.scores, atol=1e-5)
+        assert np.array_equal(result.allowed, trace.attention(result.kind).mask[result.query] > 0)
+        assert (result.bias is not None) == (key == "mini-t5")
+        assert result.scaling == (1.0 if key == "mini-t5" else pytest.approx(result.q.shape[0] ** -0.5))
+
+
+def test_llama_keys_are_rotated_and_the_copy_equals_the_model():
+    loaded = get_model("mini-llama")
+    text = "I like eating apples"
+    result = qk_vectors("mini-llama", text, "", 0, 0, -1)
+    ids = torch.tensor([loaded.tokenizer(text)["input_ids"]])
+    layer = loaded.model.model.layers[0].self_attn
+    with torch.inference_mode():
+        raw = layer.k_proj(loaded.model.model.layers[0].input_layernorm(loaded.model.model.embed_tokens(ids)))
+        clone = recording_copy(loaded.model)
+        np.testing.assert_allclose(clone(input_ids=ids).logits.numpy(), loaded.model(input_ids=ids).logits.numpy(),
+                                   atol=1e-5)
+    head_dim = result.keys.shape[1]
+    unrotated = raw[0, :, :head_dim].numpy()  # key/value head 0 serves query head 0
+    # Position 0 is not rotated (angle 0); later positions are, with their norms kept.
+    np.testing.assert_allclose(result.keys[0], unrotated[0], atol=1e-5)
+    assert not np.allclose(result.keys[-1], unrotated[-1], atol=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(result.keys, axis=1), np.linalg.norm(unrotated, axis=1), rtol=1e-5)
+
+
+def test_qk_json_and_refusals():
+    data = qk_to_json(qk_vectors("mini-gpt", "hello world", "", 0, 1, 0))
+    assert data["query"] == 0 and len(data["keys"]) == len(data["key_tokens"]) == len(data["scores"])
+    with pytest.raises(ValueError, match="Layer 9 does not exist"):
+        qk_vectors("mini-gpt", "hello", "", 9, 0)
+    with pytest.raises(ValueError, match="attention kinds"):
+        qk_vectors("mini-gpt", "hello", "cross")
+    with pytest.raises(ValueError, match="Position 50 does not exist"):
+        qk_vectors("mini-gpt", "hello", "", 0, 0, 50)
