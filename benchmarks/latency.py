@@ -228,8 +228,9 @@ def figure(rows: list[dict], path: Path) -> None:
         ax.plot(tokens, [2 * b + 50 for b in bare], color="black", linestyle=":", label="budget: 2 x forward + 50 ms")
         for endpoint in dict.fromkeys(r["endpoint"] for r in mine if r["passes"] == 1):
             points = [(r["tokens"], r["p50"]) for r in mine if r["endpoint"] == endpoint and np.isfinite(r["p50"])]
-            if points:
-                ax.plot(*zip(*points), marker="o", markersize=3.5, linewidth=1.2, label=endpoint)
+            if points:  # each panel's Compare column under one name, so the legend has one colour for it
+                label = "/compare_<column>" if endpoint.startswith("/compare_") else endpoint
+                ax.plot(*zip(*points), marker="o", markersize=3.5, linewidth=1.2, label=label)
         ax.set(xscale="log", yscale="log", title=f"{name}-base", xlabel="tokens")
         ax.set_xticks(tokens, [str(t) for t in tokens])
         ax.xaxis.set_minor_formatter(NullFormatter())

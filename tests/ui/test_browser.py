@@ -315,6 +315,7 @@ TAB_PLOTS = {
     "patterns": ("#pat-map", 1), "rank": ("#rank-spectrum", 1), "graph": ("#flow-plot", 1),
     "decoding": ("#dec-stages", 1), "architecture": ("#arch-plot-b", 1), "objectives": ("#obj-span-plot", 1),
     "positions": ("#pos-buckets", 1), "order": ("#scale-plot", 1), "moe": ("#moe-plot", 1),
+    "lens": ("#lens-plot", 1), "attribution": ("#attr-plot", 1), "ablation": ("#abl-plot", 1), "qk": ("#qk-scores", 1),
 }
 
 
@@ -399,6 +400,7 @@ KEPT_IN_CHINESE = {
     "nsp", "mlm", "log", "det", "exp", "max", "min", "argmax", "qk", "ffn", "mlp", "alibi", "kib", "mib", "ms",
     "nats", "abnar", "zuidema", "bertviz", "png", "csv", "json", "hub", "safetensors", "pre", "post", "norm",
     "transformers", "generate", "logits", "pe", "sin", "cos", "tanh", "rms", "api", "numpy", "float", "nan",
+    "kl",
 }
 
 
@@ -470,6 +472,7 @@ MAIN_FIGURE = {
     "compare": "#mask-bert", "attention": "#att-heatmap", "masks": "#masks-plots", "patterns": "#pat-map",
     "rank": "#rank-map-dec", "graph": "#graph-plot", "decoding": "#dec-stages", "architecture": "#arch-plot-b",
     "objectives": "#obj-gpt-plot", "positions": "#pos-sinusoid", "order": "#order-enc-plot", "moe": "#moe-plot",
+    "lens": "#lens-plot", "attribution": "#attr-plot", "ablation": "#abl-plot", "qk": "#qk-products",
 }
 
 

@@ -35,8 +35,9 @@ def build(page: Page, tab: gr.Tab) -> None:
         kind = Dropdown([(L("first stack"), ""), (L("encoder"), "encoder"), (L("decoder"), "decoder")], value="",
                            label=L("Stack (T5 has two)"), elem_id="abl-kind")
         go = gr.Button(L("Switch them off"), variant="primary", elem_id="abl-run")
-    table = gr.Markdown(elem_id="abl-table")
+    # The ranking first: the figure is what a room looks at, the table is read up close.
     plot = gr.Plot(label=L("Every head, one at a time"), elem_id="abl-plot")
+    table = gr.Markdown(elem_id="abl-table")
     gr.on([go.click, page.on_run(ID).click, model.input, heads.submit, kind.input, tab.select], run_ablation,
           [model, page.text, heads, kind], [table, plot], api_name="ablation_view", **RUNS, api_visibility="private")
 
