@@ -61,8 +61,7 @@ def ablation_figure(result) -> go.Figure:
     shapes = [dict(type="rect", x0=h - 0.5, x1=h + 0.5, y0=l - 0.5, y1=l + 0.5, line=dict(color="#e6550d", width=3))
               for l, h in result.heads_off]
     title = ((model_words(result.model_name) + " · ") if result.model_name else "") + t(
-        "which heads the prediction {token} needs (one head off at a time)",
-        token=plotly_text(result.base_tokens[0]))
+        "which heads the prediction needs (one head off at a time)")
     layout = base_layout(title, height=int(min(700, max(320, 110 + 44 * layers))))
     layout["margin"] = dict(l=70, r=10, t=48, b=50)
     return go.Figure(fig.data, layout=dict(
@@ -82,8 +81,9 @@ def attribution_figure(result) -> go.Figure:
         go.Bar(x=x, y=result.integrated_gradients.astype(np.float32), name=t("integrated gradients ({} steps)", result.steps),
                marker_color="#b2182b", hovertemplate="%{x}<br>" + t("integrated gradients {}", "%{y:.4f}") + "<extra></extra>"),
     ])
-    what = (t("why {target} and not {contrast}", target=plotly_text(result.target), contrast=plotly_text(result.contrast))
-            if result.contrast is not None else t("what makes {target} likely", target=plotly_text(result.target)))
+    # The tokens themselves are named beside the figure (attribution_markdown), where they can be
+    # marked as model text that stays as it is in either language.
+    what = t("why the target and not the other token") if result.contrast is not None else t("what makes the target likely")
     check = t("IG sum {sum} = f(x) − f(baseline) {delta} (gap {gap})", sum=f"{result.integrated_gradients.sum():.4f}",
               delta=f"{result.value - result.baseline_value:.4f}", gap=f"{result.completeness_gap:+.4f}")
     title = ((model_words(result.model_name) + " · ") if result.model_name else "") + what + "<br><sup>" + check + "</sup>"

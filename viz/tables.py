@@ -10,6 +10,12 @@ import numpy as np
 from viz.words import model_words, t
 
 
+def cell_text(text: str) -> str:
+    """Model text for a Markdown table cell: escaped, and its | written as an entity, which would
+    otherwise end the cell (GPT-2's <|endoftext|> split a row in two)."""
+    return html.escape(text).replace("|", "&#124;")
+
+
 def rank_summary_markdown(reports) -> str:
     """One line per (model name, RankReport): heads at full rank, mean effective rank, smallest diagonal."""
     lines = []
@@ -70,7 +76,7 @@ def order_table_markdown(results) -> str:
     lines = [f"| {t('model')} | {t('shuffled')} | {t('max difference, positions removed')} | {t('with positions')} |",
              "|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | <span translate='no'>{html.escape(' '.join(r.shuffled))}</span> | "
+        lines.append(f"| {html.escape(r.model_key)} ({t(r.family)}) | <span translate='no'>{cell_text(' '.join(r.shuffled))}</span> | "
                      f"**{r.max_without_positions:.2e}** | {r.max_with_positions:.2e} |")
     return "\n".join(lines)
 
@@ -79,7 +85,7 @@ def ablation_markdown(result) -> str:
     """Head ablation: the top tokens at the compared position with and without the heads, the
     prediction's probability, the divergence and the greedy text (models.results.Ablation)."""
     def cell(token: str, prob: float) -> str:
-        return f"<span translate='no'>{html.escape(token)}</span> {prob:.3f}"
+        return f"<span translate='no'>{cell_text(token)}</span> {prob:.3f}"
 
     off = ", ".join(f"{l}:{h}" for l, h in result.heads_off) or t("none")
     before, after = result.prediction_prob
@@ -96,3 +102,17 @@ def ablation_markdown(result) -> str:
         lines += ["", f"- {t('all heads')}: <span translate='no'>{html.escape(result.base_text)}</span>",
                   f"- {t('heads off')}: <span translate='no'>{html.escape(result.ablated_text)}</span>"]
     return "\n".join(lines)
+
+
+def attribution_markdown(result) -> str:
+    """The attributed tokens and f, beside the attribution figure (models.results.Attribution)."""
+    def token(text: str) -> str:
+        return f"<span translate='no'>{html.escape(text)}</span>"
+
+    line = (t("Target {target} and not {contrast}, at position {position}: f = log p(target) − log p(other).",
+              target=token(result.target), contrast=token(result.contrast), position=result.position)
+            if result.contrast is not None else
+            t("Target {target}, at position {position}: f = log p(target).", target=token(result.target),
+              position=result.position))
+    return line + " " + t("f(input) = {value}, f(baseline) = {base}; the baseline is the padding token at every position.",
+                          value=f"{result.value:.4f}", base=f"{result.baseline_value:.4f}")

@@ -400,7 +400,7 @@ KEPT_IN_CHINESE = {
     "nsp", "mlm", "log", "det", "exp", "max", "min", "argmax", "qk", "ffn", "mlp", "alibi", "kib", "mib", "ms",
     "nats", "abnar", "zuidema", "bertviz", "png", "csv", "json", "hub", "safetensors", "pre", "post", "norm",
     "transformers", "generate", "logits", "pe", "sin", "cos", "tanh", "rms", "api", "numpy", "float", "nan",
-    "kl",
+    "kl", "transformer",
 }
 
 

@@ -240,6 +240,10 @@ def test_attribution_figure_carries_both_scores_and_the_check():
     np.testing.assert_array_equal(np.asarray(fig.data[0].y, dtype=np.float32), result.gradient_x_input)
     np.testing.assert_array_equal(np.asarray(fig.data[1].y, dtype=np.float32), result.integrated_gradients)
     assert f"{result.value - result.baseline_value:.4f}" in fig.layout.title.text and "16" in fig.data[1].name
+    from viz.tables import attribution_markdown
+
+    summary = attribution_markdown(result)
+    assert result.target in summary and f"{result.value:.4f}" in summary and "padding" in summary
 
 
 def test_qk_figures_carry_the_products_and_scores():
@@ -253,3 +257,9 @@ def test_qk_figures_carry_the_products_and_scores():
     np.testing.assert_array_equal(shown[result.allowed], result.scores[result.allowed])
     np.testing.assert_allclose(np.asarray(scores.data[0].customdata)[:, 2], result.bias, atol=1e-7)
     assert "relative position bias" in scores.layout.title.text
+
+
+def test_a_pipe_in_a_token_stays_inside_its_table_cell():
+    from viz.tables import cell_text
+
+    assert cell_text("<|endoftext|>") == "&lt;&#124;endoftext&#124;&gt;"

@@ -12,6 +12,7 @@ from ui.gpu import gpu
 from ui.i18n import L, explain, toast
 from ui.validation import user_errors
 from viz.lens import attribution_figure
+from viz.tables import attribution_markdown
 
 ID, LABEL = "attribution", "Attribution"
 
@@ -23,7 +24,7 @@ def run_attribution(model, text, target, contrast, steps):
                                        contrast if isinstance(contrast, str) else "", int(steps))
         for notice in result.notices:
             gr.Warning(toast(notice))
-        return attribution_figure(result)
+        return attribution_markdown(result), attribution_figure(result)
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -35,8 +36,9 @@ def build(page: Page, tab: gr.Tab) -> None:
         steps = Slider(8, 128, value=64, step=8, label=L("Integration steps"), elem_id="attr-steps")
         go = gr.Button(L("Attribute"), variant="primary", elem_id="attr-run")
     plot = gr.Plot(label=L("Attribution"), elem_id="attr-plot")
+    summary = gr.Markdown(elem_id="attr-summary")
     gr.on([go.click, page.on_run(ID).click, model.input, target.submit, contrast.submit, steps.release, tab.select],
-          run_attribution, [model, page.text, target, contrast, steps], plot, api_name="attribution_view", **RUNS,
+          run_attribution, [model, page.text, target, contrast, steps], [summary, plot], api_name="attribution_view", **RUNS,
           api_visibility="private")
 
 
