@@ -236,9 +236,13 @@ def load(spec: ModelSpec, device: torch.device | None = None, folder: str | None
         if family not in FAMILIES:
             raise ModelUnavailable(f"Unknown family {family!r} for {spec.key}.")
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-        model = _model_class(config, family).from_pretrained(
-            folder, attn_implementation="eager", dtype=torch.float32, **kwargs
-        )
+        # Loaded as normal tensors even when the first request to need the model runs under
+        # inference_mode: inference-mode weights could never take part in autograd, which input
+        # attribution needs (models/attribution.py).
+        with torch.inference_mode(False):
+            model = _model_class(config, family).from_pretrained(
+                folder, attn_implementation="eager", dtype=torch.float32, **kwargs
+            )
     except ModelUnavailable:
         raise
     except Exception as err:
@@ -246,7 +250,8 @@ def load(spec: ModelSpec, device: torch.device | None = None, folder: str | None
         # tokenizer.json, a config transformers does not know) is a model that cannot be loaded.
         log.info("loading %s failed", spec.key, exc_info=True)
         raise _unavailable(spec, f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}") from None
-    model.to(device).eval()
+    with torch.inference_mode(False):
+        model.to(device).eval()
     log.info("loaded %s (%s) on %s", spec.key, type(model).__name__, device)
     counts = read_counts(spec.source) if spec.is_local else None
     return LoadedModel(spec, family, model, tokenizer, device, counts)

@@ -21,7 +21,7 @@ from ui.controls import RUNS
 from ui.gpu import gpu
 from ui.i18n import in_language
 from ui import validation
-from ui.validation import number, settings, user_errors
+from ui.validation import number, settings, text_or_empty, user_errors
 from viz.words import speaking
 
 SHORT_SENTENCE = "I like eating apples"
@@ -71,7 +71,7 @@ def api_attention_flow(model: str, text: str, position: int = -1, kind: str = ""
     default, [CLS] for encoders and the last token for decoders) of one self-attention stack."""
     with user_errors():
         trace = traces.run_trace(model, text)
-        result = analysis.importance_of(trace, number(position, "position"), kind if isinstance(kind, str) else "")
+        result = analysis.importance_of(trace, number(position, "position"), text_or_empty(kind))
         return analysis.importance_to_json(trace, result)
 
 
@@ -166,8 +166,7 @@ def api_ablate(model: str, text: str, heads: str = "", kind: str = "") -> dict:
     output token) and the greedy text with all heads on; `single_head_drop` [layer][head] is how much
     the prediction's probability falls with that head alone off."""
     with user_errors():
-        return ablation.ablation_to_json(ablation.ablate(model, text, heads if isinstance(heads, str) else "",
-                                                         kind if isinstance(kind, str) else ""))
+        return ablation.ablation_to_json(ablation.ablate(model, text, text_or_empty(heads), text_or_empty(kind)))
 
 
 @gpu
@@ -178,8 +177,7 @@ def api_attribution(model: str, text: str, target: str = "", contrast: str = "",
     midpoint steps; with `contrast`, f = log p(target) - log p(contrast)."""
     with user_errors():
         return attribution.attribution_to_json(attribution.attribute(
-            model, text, target if isinstance(target, str) else "", contrast if isinstance(contrast, str) else "",
-            number(steps, "steps")))
+            model, text, text_or_empty(target), text_or_empty(contrast), number(steps, "steps")))
 
 
 @gpu
@@ -188,7 +186,7 @@ def api_qk_vectors(model: str, text: str, kind: str = "", layer: int = 0, head: 
     attention reads them (after RoPE; T5 with its relative position bias; cross-attention too):
     q * k per dimension (`products`), `scores` = q . k * `scaling` + `bias`, `allowed`, `weights`."""
     with user_errors():
-        return qk.qk_to_json(qk.qk_vectors(model, text, kind if isinstance(kind, str) else "", number(layer, "layer"),
+        return qk.qk_to_json(qk.qk_vectors(model, text, text_or_empty(kind), number(layer, "layer"),
                                            number(head, "head"), number(query, "query")))
 
 

@@ -58,6 +58,17 @@ def number(value, name: str, integer: bool = True):
     return int(found) if integer else found
 
 
+def text_or_empty(value) -> str:
+    """An optional text argument: what a request sent when it is a string, else "" (the default)."""
+    return value if isinstance(value, str) else ""
+
+
+def warn(notices) -> None:
+    """Each notice of a result as a warning toast on the page, in both languages."""
+    for notice in notices:
+        gr.Warning(toast(notice))
+
+
 def seed(value) -> int:
     try:
         found = int(value)

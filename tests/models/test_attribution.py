@@ -54,3 +54,13 @@ def test_refusals_and_notices():
         assert moe.notices and "jumps" in moe.notices[0]
     split = attribute("mini-gpt", "I like eating", "internationalisation")
     assert any("its first one is scored" in n for n in split.notices)
+
+
+def test_a_model_loaded_inside_inference_mode_has_normal_weights_autograd_can_use():
+    from models.loading import load
+    from models.registry import REGISTRY
+
+    with torch.inference_mode():  # as run_trace loads a model for the first request that needs it
+        loaded = load(REGISTRY["mini-bert"])
+    assert not any(p.is_inference() for p in loaded.model.parameters())
+    assert not any(b.is_inference() for b in loaded.model.buffers())

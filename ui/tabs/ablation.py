@@ -9,8 +9,8 @@ from models import ablation
 from ui.api import api_ablate
 from ui.controls import RUNS, Dropdown, Page, model_menu
 from ui.gpu import gpu
-from ui.i18n import L, explain, toast
-from ui.validation import user_errors
+from ui.i18n import L, explain
+from ui.validation import text_or_empty, user_errors, warn
 from viz.lens import ablation_figure
 from viz.tables import ablation_markdown
 
@@ -20,10 +20,8 @@ ID, LABEL = "ablation", "Head ablation"
 @gpu
 def run_ablation(model, text, heads, kind):
     with user_errors():
-        result = ablation.ablate(model, text, heads if isinstance(heads, str) else "",
-                                 kind if isinstance(kind, str) else "")
-        for notice in result.notices:
-            gr.Warning(toast(notice))
+        result = ablation.ablate(model, text, text_or_empty(heads), text_or_empty(kind))
+        warn(result.notices)
         return ablation_markdown(result), ablation_figure(result)
 
 

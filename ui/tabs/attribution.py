@@ -9,8 +9,8 @@ from models import attribution
 from ui.api import api_attribution
 from ui.controls import RUNS, Page, Slider, model_menu
 from ui.gpu import gpu
-from ui.i18n import L, explain, toast
-from ui.validation import user_errors
+from ui.i18n import L, explain
+from ui.validation import text_or_empty, user_errors, warn
 from viz.lens import attribution_figure
 from viz.tables import attribution_markdown
 
@@ -20,10 +20,8 @@ ID, LABEL = "attribution", "Attribution"
 @gpu
 def run_attribution(model, text, target, contrast, steps):
     with user_errors():
-        result = attribution.attribute(model, text, target if isinstance(target, str) else "",
-                                       contrast if isinstance(contrast, str) else "", int(steps))
-        for notice in result.notices:
-            gr.Warning(toast(notice))
+        result = attribution.attribute(model, text, text_or_empty(target), text_or_empty(contrast), int(steps))
+        warn(result.notices)
         return attribution_markdown(result), attribution_figure(result)
 
 

@@ -9,8 +9,8 @@ from models import trace as traces
 from ui.api import api_attention_flow
 from ui.controls import Number, Page, RUNS, Slider, bound, head_controls, kinds_update
 from ui.gpu import gpu
-from ui.i18n import L, explain, toast
-from ui.validation import clamp, user_errors
+from ui.i18n import L, explain
+from ui.validation import clamp, user_errors, warn
 from viz.graphs import importance_figure, token_graph, token_graph_figure
 
 ID, LABEL = "graph", "Graph & flow"
@@ -26,8 +26,7 @@ def run_graph(model, text, kind, layer, head, threshold, position):
         layer, head = clamp(layer, attn.layers - 1), clamp(head, attn.heads - 1)
         graph = token_graph(attn, layer, head, threshold)
         result = analysis.importance_of(trace, position, kind)
-        for notice in result.notices:  # flow skipped on a long input: the figure shows rollout alone
-            gr.Warning(toast(notice))
+        warn(result.notices)
         return (kinds_update(kinds, kind), bound(attn.layers, layer), bound(attn.heads, head),
                 token_graph_figure(graph), importance_figure(result, trace.model_name))
 

@@ -8,8 +8,8 @@ from models import lens
 from ui.api import api_logit_lens
 from ui.controls import RUNS, Page, model_menu
 from ui.gpu import gpu
-from ui.i18n import L, explain, toast
-from ui.validation import user_errors
+from ui.i18n import L, explain
+from ui.validation import user_errors, warn
 from viz.lens import lens_figure
 
 ID, LABEL = "lens", "Logit lens"
@@ -19,8 +19,7 @@ ID, LABEL = "lens", "Logit lens"
 def run_lens(model, text):
     with user_errors():
         result = lens.logit_lens(model, text)
-        for notice in result.notices:
-            gr.Warning(toast(notice))
+        warn(result.notices)
         return lens_figure(result)
 
 
