@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models.results import LogitLens
-from viz.style import ATTENTION_SCALE, base_layout, plotly_text, token_axis
+from viz.style import ATTENTION_SCALE, base_layout, labels_crowd, plotly_text, token_axis
 from viz.words import model_words, t
 
 
@@ -37,10 +37,12 @@ def lens_figure(result: LogitLens) -> go.Figure:
     title = (model_words(result.model_name) + " · " if result.model_name else "") + reads
     layout = base_layout(title, height=int(min(900, max(360, 160 + 46 * layers))))
     layout["margin"] = dict(l=110, r=10, t=48, b=110)
+    shown = [result.tokens[p] for p in result.positions]
     return go.Figure(fig.data, layout=dict(
         layout,
-        xaxis=dict(token_axis([result.tokens[p] for p in result.positions], t("position (input token)")),
-                   type="category", tickvals=columns, tickangle=-60 if positions > 10 else 0),
+        # Upright only when the tokens would touch (about 1,000 px of plot on the page).
+        xaxis=dict(token_axis(shown, t("position (input token)")), type="category", tickvals=columns,
+                   tickangle=-60 if labels_crowd(shown, 1000, 13 if positions <= 32 else 10) else 0),
         yaxis=dict(title=dict(text=t("layer")), type="category", showgrid=False),
     ))
 

@@ -567,8 +567,12 @@ def test_ablate_endpoint_compares_the_prediction_with_and_without_the_heads(clie
     text = "我喜欢吃苹果，他喜欢吃"
     answer = client.predict("mini-gpt", text, "0:0, 1:1", "", api_name="/ablate")
     direct = ablation.ablation_to_json(ablation.ablate("mini-gpt", text, "0:0, 1:1"))
-    assert answer["heads_off"] == [[0, 0], [1, 1]] and answer["unablated"] == direct["unablated"]
-    assert answer["ablated"] == direct["ablated"] and answer["single_head_drop"] == direct["single_head_drop"]
+    # The server runs with its own thread count: the same numbers up to float rounding.
+    assert answer["heads_off"] == [[0, 0], [1, 1]]
+    for side in ("unablated", "ablated"):
+        assert [c["id"] for c in answer[side]] == [c["id"] for c in direct[side]]
+        np.testing.assert_allclose([c["prob"] for c in answer[side]], [c["prob"] for c in direct[side]], atol=1e-5)
+    np.testing.assert_allclose(answer["single_head_drop"], direct["single_head_drop"], atol=1e-5)
     assert answer["unablated_text"] and answer["kl"] >= 0
     with pytest.raises(Exception, match="请把每个头写成"):
         client.predict("mini-gpt", text, "0-1", "", "zh", api_name="/ablate")

@@ -536,7 +536,8 @@ def test_markup_in_tokens_shows_as_text_in_every_view(browser, live_url):
 
 _TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patterns", "rank": "Rank",
               "graph": "Graph & flow", "decoding": "Decoding", "architecture": "Architecture",
-              "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)"}
+              "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)", "lens": "Logit lens",
+              "attribution": "Attribution", "ablation": "Head ablation", "qk": "Query & key"}
 
 
 def _held_page(browser, busy_app, crashes: list | None = None):

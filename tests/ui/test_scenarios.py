@@ -398,3 +398,60 @@ def _mixture_of_experts(values):
     assert np.all(result.load.sum(-1) == tokens * result.top_k)
     _, layer = moe.run_moe(values["moe-model"], values["text"], values["moe-layer"])
     assert layer["value"] == values["moe-layer"]
+
+
+@claim("When does GPT know the next word? · GPT 何时知道下一个词")
+def _logit_lens(values):
+    from models.lens import logit_lens
+    from ui.tabs import lens as lens_tab
+
+    result = logit_lens(values["lens-model"], values["text"])
+    assert values["lens-model"] == "mini-gpt" and (result.final_rank[-1] == 0).all()
+    # The prediction forms inside the stack: at the embeddings most positions do not have it yet.
+    assert (result.final_rank[0] > 0).mean() >= 0.5 and (result.final_prob[-1] > result.final_prob[0]).mean() >= 0.5
+    drawn = lens_tab.run_lens(values["lens-model"], values["text"])
+    np.testing.assert_allclose(np.asarray(drawn.data[0].z, dtype=np.float32), result.final_prob)
+
+
+@claim("Why 'apples' and not 'bananas'? · 为什么是苹果而不是香蕉")
+def _apples_not_bananas(values):
+    from models.attribution import attribute
+    from ui.tabs import attribution as attribution_tab
+
+    assert (values["attr-target"], values["attr-contrast"]) == ("apples", "bananas")
+    result = attribute(values["attr-model"], values["text"], values["attr-target"], values["attr-contrast"],
+                       int(values["attr-steps"]))
+    assert result.value > 0  # the model does prefer apples
+    assert abs(result.completeness_gap) <= 0.02 * abs(result.value - result.baseline_value)
+    summary, drawn = attribution_tab.run_attribution(values["attr-model"], values["text"], values["attr-target"],
+                                                     values["attr-contrast"], values["attr-steps"])
+    assert "apples" in summary and "bananas" in summary
+    np.testing.assert_allclose(np.asarray(drawn.data[1].y, dtype=np.float32), result.integrated_gradients, atol=1e-5)
+
+
+@claim("Which heads does GPT need? · GPT 需要哪些头")
+def _heads_gpt_needs(values):
+    from models.ablation import ablate
+    from ui.tabs import ablation as ablation_tab
+
+    result = ablate(values["abl-model"], values["text"], values["abl-heads"], values["abl-kind"])
+    assert result.heads_off == ((0, 0), (1, 1)) and result.kl > 0
+    assert result.single_drop.max() > 1e-3  # some head matters to the prediction
+    table, drawn = ablation_tab.run_ablation(values["abl-model"], values["text"], values["abl-heads"],
+                                             values["abl-kind"])
+    np.testing.assert_allclose(np.asarray(drawn.data[0].z, dtype=np.float32), result.single_drop, atol=1e-6)
+    assert "0:0, 1:1" in table and len(drawn.layout.shapes) == 2
+
+
+@claim("Query meets key, after RoPE · 查询遇见键（RoPE 之后）")
+def _query_meets_key(values):
+    from models.qk import qk_vectors
+    from ui.tabs import qk as qk_tab
+
+    result = qk_vectors(values["qk-model"], values["text"], values["qk-kind"], values["qk-layer"], values["qk-head"],
+                        values["qk-query"])
+    row = traces.run_trace(values["qk-model"], values["text"]).attention("decoder").attn[1, 2, result.query]
+    np.testing.assert_allclose(result.weights, row, atol=1e-6)
+    *_, products, scores = qk_tab.run_qk(values["qk-model"], values["text"], values["qk-kind"], values["qk-layer"],
+                                          values["qk-head"], values["qk-query"])
+    np.testing.assert_allclose(np.asarray(products.data[0].z, dtype=np.float32), result.products, atol=1e-6)
