@@ -158,12 +158,20 @@ def ablate(key: str, text: str, heads="", kind: str = "", top_k: int = 5, rank_h
         with heads_off(loaded, kind, off, projections):
             return torch.softmax(vocab_logits(model(**enc, **extra))[0, position, :vocab].float(), -1)
 
+    # A decoder continues only as far as its position table reaches (GPT-2's 128 here).
+    cfg = model.config
+    table = next((v for v in (getattr(cfg, "max_position_embeddings", None), getattr(cfg, "n_positions", None))
+                  if isinstance(v, int) and v > 0), None)
+    room = CONTINUATION if table is None else max(0, min(CONTINUATION, table - len(ids)))
+    if loaded.family == "decoder" and room == 0:
+        notices.append(f"The text fills all {table} positions of {loaded.spec.name}: no greedy continuation to compare.")
+
     def continuation(off: set) -> str:
-        if loaded.family == "encoder":
+        if loaded.family == "encoder" or (loaded.family == "decoder" and room == 0):
             return ""
         with heads_off(loaded, kind, off, projections):
             new = model.generate(**enc, do_sample=False, min_new_tokens=0,
-                                 max_new_tokens=CONTINUATION if loaded.family == "decoder" else 32)
+                                 max_new_tokens=room if loaded.family == "decoder" else 32)
         return tok.decode(new[0, len(ids):] if loaded.family == "decoder" else new[0], skip_special_tokens=True)
 
     base, base_text = distribution(set()), continuation(set())

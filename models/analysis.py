@@ -386,3 +386,33 @@ def importance_to_json(trace: Trace, result: Importance) -> dict:
             "flow": None if result.flow is None else numeric.jsonable(result.flow),
             "flow_raw": None if result.flow_raw is None else numeric.jsonable(result.flow_raw),
             "notices": list(result.notices)}
+
+
+def attention_pair(a: Trace, b: Trace, kind: str, layer: int, head: int) -> "AttentionPair":
+    """One head of one attention kind on two runs (two texts, or one text on two models), and
+    their difference where it means something: the same tokens, so that cell (i, j) is the same
+    query and key on both sides."""
+    from models.results import AttentionPair
+
+    for side, trace in (("A", a), ("B", b)):
+        if kind not in trace.kinds:
+            raise ValueError(f"Side {side} ({trace.model_name}) has attention kinds {', '.join(trace.kinds)}; not {kind!r}.")
+    first, second = a.attention(kind), b.attention(kind)
+    layer, head = int(layer), int(head)
+    for side, attn in (("A", first), ("B", second)):
+        if not (0 <= layer < attn.layers and 0 <= head < attn.heads):
+            raise ValueError(f"Side {side} has layers 0 to {attn.layers - 1} and heads 0 to {attn.heads - 1}; "
+                             f"layer {layer}, head {head} does not exist there.")
+    wa, wb = first.attn[layer, head], second.attn[layer, head]
+    same = (first.query_tokens, first.key_tokens) == (second.query_tokens, second.key_tokens)
+    why = "" if same else "The two sides have different tokens, so their cells are different pairs of tokens: shown side by side only."
+    return AttentionPair(kind, layer, head, a.model_name, b.model_name, first.query_tokens, second.query_tokens,
+                         wa, wb, (wa - wb).astype(np.float32) if same else None, why)
+
+
+def pair_to_json(result) -> dict:
+    return {"kind": result.kind, "layer": result.layer, "head": result.head, "a_model": result.a_model,
+            "b_model": result.b_model, "a_tokens": list(result.a_tokens), "b_tokens": list(result.b_tokens),
+            "a": numeric.jsonable(result.a), "b": numeric.jsonable(result.b),
+            "difference": None if result.difference is None else numeric.jsonable(result.difference),
+            "same_tokens": result.difference is not None, "why_no_difference": result.why_not}

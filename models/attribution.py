@@ -31,6 +31,10 @@ MAX_STEPS = 256
 
 def _token(tok, text: str, what: str, notices: list[str]) -> int:
     """The id of a token given as text: its first piece when the tokenizer splits it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate, which no tokenizer reads
+        raise ValueError(f"The {what} token holds a character that is not valid Unicode; remove it and try again.") from None
     ids = tok(text, add_special_tokens=False)["input_ids"]
     if not ids:
         raise ValueError(f"The {what} token {text!r} gives no token for this model.")

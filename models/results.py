@@ -382,3 +382,22 @@ class QKVectors:
     kinds: tuple[str, ...] = ()  # the model's attention kinds
     layers: int = 0  # layers and heads of this kind
     heads: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Two texts (or two models) side by side (models/analysis.py, attention_pair)
+
+
+@dataclass(frozen=True)
+class AttentionPair:
+    kind: str
+    layer: int
+    head: int
+    a_model: str  # display names
+    b_model: str
+    a_tokens: tuple[str, ...]  # the query tokens of each side (cross-attention: its key tokens below)
+    b_tokens: tuple[str, ...]
+    a: np.ndarray  # (query, key) float32: side A's weights of that head
+    b: np.ndarray  # (query, key) float32: side B's
+    difference: np.ndarray | None  # (query, key) float32: a - b, when both sides have the same tokens and shape
+    why_not: str  # why there is no difference ("" when there is one)

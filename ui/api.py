@@ -190,6 +190,19 @@ def api_qk_vectors(model: str, text: str, kind: str = "", layer: int = 0, head: 
                                            number(head, "head"), number(query, "query")))
 
 
+@gpu
+def api_attention_pair(model: str, text: str, text_b: str, model_b: str = "", kind: str = "", layer: int = 0,
+                       head: int = 0) -> dict:
+    """One head on two texts (text on `model`, text_b on `model_b`, "" = the same model): both
+    weight matrices, and A - B when both sides have the same tokens (else null, and why)."""
+    with user_errors():
+        layer, head = number(layer, "layer"), number(head, "head")
+        a = traces.run_trace(model, text)
+        b = traces.run_trace(text_or_empty(model_b) or model, text_b)
+        chosen = text_or_empty(kind) or a.kinds[-1]
+        return analysis.pair_to_json(analysis.attention_pair(a, b, chosen, layer, head))
+
+
 ENDPOINTS = {
     "models": api_models, "attention_data": api_attention_data, "head_patterns": api_head_patterns,
     "attention_rank": api_attention_rank, "attention_flow": api_attention_flow, "mask_data": api_mask_data,
@@ -197,6 +210,7 @@ ENDPOINTS = {
     "objectives": api_objectives, "order_experiment": api_order_experiment, "scaling": api_scaling,
     "moe_routing": api_moe_routing, "logit_lens": api_logit_lens, "ablate": api_ablate,
     "attribution": api_attribution, "qk_vectors": api_qk_vectors,
+    "attention_pair": api_attention_pair,
 }
 
 

@@ -174,3 +174,18 @@ def mask_heatmap(attn: AttentionSet, title: str = "", width: int = NARROW_WIDTH)
                          + "</sup>")
     layout["margin"]["t"] = 64  # room for the second title line
     return go.Figure(traces, layout=_axes(layout, attn, width, False, x, y, rows, cols))
+
+
+def difference_heatmap(attn: AttentionSet, difference: np.ndarray, title: str, width: int = NARROW_WIDTH) -> go.Figure:
+    """A - B of one head on the same tokens (models.results.AttentionPair), on a diverging scale
+    centred at 0: red where A attends more, blue where B does. Drawn cell by cell (no blocks: a
+    difference has no "largest" to keep), masked cells left empty."""
+    allowed = attn.mask > 0
+    shown = np.where(allowed, difference, np.nan).astype(np.float32)
+    limit = float(np.nanmax(np.abs(shown))) if allowed.any() and np.isfinite(shown).any() else 1.0
+    x, y = position_labels(attn.key_tokens), position_labels(attn.query_tokens)
+    trace = go.Heatmap(z=shown, x=x, y=y, colorscale="RdBu_r", zmin=-(limit or 1.0), zmax=limit or 1.0,
+                       hoverongaps=False, colorbar=dict(title=dict(text="A − B"), thickness=14), name="A − B",
+                       hovertemplate=f"{t('query')} %{{y}}<br>{t('key')} %{{x}}<br>A − B %{{z:.6f}}<extra></extra>")
+    spans = [(i, i + 1) for i in range(len(attn.query_tokens))], [(j, j + 1) for j in range(len(attn.key_tokens))]
+    return go.Figure([trace], layout=_axes(base_layout(title), attn, width, True, x, y, *spans))

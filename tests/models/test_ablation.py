@@ -91,3 +91,8 @@ def test_bert_needs_a_mask_and_kinds_are_checked():
         ablation.ablate("mini-bert", "The cat sat on the mat.", "0:0")
     with pytest.raises(ValueError, match="self-attention kinds"):
         ablation.ablate("mini-gpt", "hello", "0:0", "cross")
+
+
+def test_a_text_that_fills_the_position_table_is_compared_without_a_continuation():
+    result = ablation.ablate("mini-gpt", "x" * 300, "0:0", rank_heads=False)
+    assert result.base_text == result.ablated_text == "" and "no greedy continuation" in result.notices[-1]

@@ -52,6 +52,8 @@ def test_refusals_and_notices():
     moe = attribute("mini-mixtral", "我喜欢吃", steps=16)
     if abs(moe.completeness_gap) > 0.05 * abs(moe.value - moe.baseline_value):
         assert moe.notices and "jumps" in moe.notices[0]
+    with pytest.raises(ValueError, match="not valid Unicode"):
+        attribute("mini-gpt", "I like eating", "", "\ud800")
     split = attribute("mini-gpt", "I like eating", "internationalisation")
     assert any("its first one is scored" in n for n in split.notices)
 

@@ -597,3 +597,16 @@ def test_qk_vectors_endpoint_gives_the_attention_row(client):
     assert answer["query_token"] == data["tokens"][-1] and answer["bias"] is None
     with pytest.raises(Exception, match="的注意力类型是"):
         client.predict("mini-llama", text, "cross", 0, 0, -1, "zh", api_name="/qk_vectors")
+
+
+def test_attention_pair_gives_a_difference_only_for_the_same_tokens(client):
+    text = "The cat chases a mouse"
+    same = client.predict("mini-llama", text, text, "mini-mixtral", "decoder", 1, 0, api_name="/attention_pair")
+    a = np.asarray(client.predict("mini-llama", text, 1, api_name="/attention_data")["decoder"]["attentions"])[0, 0]
+    b = np.asarray(client.predict("mini-mixtral", text, 1, api_name="/attention_data")["decoder"]["attentions"])[0, 0]
+    assert same["same_tokens"] and same["why_no_difference"] == ""
+    np.testing.assert_allclose(np.asarray(same["difference"]), a - b, atol=2e-6)
+    other = client.predict("mini-gpt", text, "The dog chases a mouse", "", "", 0, 0, api_name="/attention_pair")
+    assert other["difference"] is None and not other["same_tokens"] and other["b_tokens"] != other["a_tokens"]
+    with pytest.raises(Exception, match="侧的层为"):
+        client.predict("mini-gpt", text, text, "", "decoder", 40, 0, "zh", api_name="/attention_pair")

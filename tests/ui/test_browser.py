@@ -316,6 +316,7 @@ TAB_PLOTS = {
     "decoding": ("#dec-stages", 1), "architecture": ("#arch-plot-b", 1), "objectives": ("#obj-span-plot", 1),
     "positions": ("#pos-buckets", 1), "order": ("#scale-plot", 1), "moe": ("#moe-plot", 1),
     "lens": ("#lens-plot", 1), "attribution": ("#attr-plot", 1), "ablation": ("#abl-plot", 1), "qk": ("#qk-scores", 1),
+    "pair": ("#pair-b", 1),
 }
 
 
@@ -472,7 +473,7 @@ MAIN_FIGURE = {
     "compare": "#mask-bert", "attention": "#att-heatmap", "masks": "#masks-plots", "patterns": "#pat-map",
     "rank": "#rank-map-dec", "graph": "#graph-plot", "decoding": "#dec-stages", "architecture": "#arch-plot-b",
     "objectives": "#obj-gpt-plot", "positions": "#pos-sinusoid", "order": "#order-enc-plot", "moe": "#moe-plot",
-    "lens": "#lens-plot", "attribution": "#attr-plot", "ablation": "#abl-plot", "qk": "#qk-products",
+    "lens": "#lens-plot", "attribution": "#attr-plot", "ablation": "#abl-plot", "qk": "#qk-products", "pair": "#pair-a",
 }
 
 
@@ -537,7 +538,7 @@ def test_markup_in_tokens_shows_as_text_in_every_view(browser, live_url):
 _TAB_NAMES = {"attention": "Attention", "masks": "Masks", "patterns": "Head patterns", "rank": "Rank",
               "graph": "Graph & flow", "decoding": "Decoding", "architecture": "Architecture",
               "objectives": "Objectives", "order": "Order & scaling", "moe": "Experts (MoE)", "lens": "Logit lens",
-              "attribution": "Attribution", "ablation": "Head ablation", "qk": "Query & key"}
+              "attribution": "Attribution", "ablation": "Head ablation", "qk": "Query & key", "pair": "Side by side"}
 
 
 def _held_page(browser, busy_app, crashes: list | None = None):

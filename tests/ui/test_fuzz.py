@@ -71,6 +71,8 @@ ENDPOINTS = {
                    st.sampled_from(["", "encoder", "decoder", "cross", None])),
     "api_attribution": (MODELS, TEXTS, st.one_of(TEXTS, st.sampled_from(["", "apples"])),
                         st.one_of(TEXTS, st.sampled_from(["", "bananas"])), NUMBERS),
+    "api_attention_pair": (MODELS, TEXTS, TEXTS, st.one_of(MODELS, st.just("")), st.sampled_from(["", "encoder", "decoder", "cross", "x"]),
+                           NUMBERS, NUMBERS),
     "api_qk_vectors": (MODELS, TEXTS, st.sampled_from(["", "encoder", "decoder", "cross", "x", None]), NUMBERS, NUMBERS,
                        NUMBERS),
 }

@@ -455,3 +455,20 @@ def _query_meets_key(values):
     *_, products, scores = qk_tab.run_qk(values["qk-model"], values["text"], values["qk-kind"], values["qk-layer"],
                                           values["qk-head"], values["qk-query"])
     np.testing.assert_allclose(np.asarray(products.data[0].z, dtype=np.float32), result.products, atol=1e-6)
+
+
+@claim("One text, two models: LLaMA − Mixtral · 同一段文字，两个模型")
+def _two_models_one_text(values):
+    from ui.tabs import pair as pair_tab
+
+    a, b = (traces.run_trace(values[k], values["text"]) for k in ("pair-model", "pair-model-b"))
+    result = analysis.attention_pair(a, b, "decoder", values["pair-layer"], values["pair-head"])
+    assert result.difference is not None  # the two models share a tokenizer: the same tokens
+    np.testing.assert_array_equal(result.difference, a.attention("decoder").attn[1, 0] - b.attention("decoder").attn[1, 0])
+    *_, left, right, diff, note = pair_tab.run_pair(values["pair-model"], values["text"], values["pair-text-b"],
+                                                    values["pair-model-b"], "decoder", values["pair-layer"],
+                                                    values["pair-head"])
+    assert diff["visible"] and "Same tokens" in note
+    z = np.asarray(diff["value"].data[0].z, dtype=np.float32)
+    mask = a.attention("decoder").mask > 0
+    np.testing.assert_allclose(z[mask], result.difference[mask], atol=1e-7)

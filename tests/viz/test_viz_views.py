@@ -263,3 +263,15 @@ def test_a_pipe_in_a_token_stays_inside_its_table_cell():
     from viz.tables import cell_text
 
     assert cell_text("<|endoftext|>") == "&lt;&#124;endoftext&#124;&gt;"
+
+
+def test_difference_heatmap_carries_a_minus_b_and_leaves_masked_cells_empty():
+    from viz.heatmap import difference_heatmap
+
+    a = _set("decoder")
+    diff = np.random.default_rng(0).normal(size=a.attn.shape[-2:]).astype(np.float32)
+    fig = difference_heatmap(a, diff, "A − B")
+    z = np.asarray(fig.data[0].z, dtype=np.float32)
+    allowed = a.mask > 0
+    np.testing.assert_array_equal(z[allowed], diff[allowed])
+    assert np.isnan(z[~allowed]).all() and fig.data[0].zmin == -fig.data[0].zmax
