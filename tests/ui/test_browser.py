@@ -295,7 +295,7 @@ def test_lecture_mode_language_and_export(page, live_url, tmp_path):
     page.locator(".lang-btn[data-lang=zh]").click()
     page.wait_for_function("document.querySelector('#explain-attention').innerText.includes('注意力矩阵')", timeout=patient(10_000))
     tabs = page.eval_on_selector_all("button[role=tab]", "els => els.map(e => e.textContent.trim())")
-    assert tabs[:4] == ["对比", "注意力", "掩码", "注意力头模式"]
+    assert tabs[:4] == ["对比", "注意力", "并排对比", "掩码"]
     assert "文本" in page.inner_text("#text") and "运行" in page.inner_text("#run")
     page.wait_for_function("location.search.includes('lang=zh')", timeout=patient(5_000))
     page.locator(".lang-btn[data-lang=en]").click()
