@@ -21,7 +21,7 @@ import torch
 from models import architecture
 from models.limits import check_time
 from models.loading import LoadedModel, get_model
-from models.model_io import vocab_logits
+from models.model_io import read_point, vocab_logits
 from models.results import Ablation
 from models.tokens import display_tokens
 from models.trace import _encode, clean_text, position_limit
@@ -141,17 +141,9 @@ def ablate(key: str, text: str, heads="", kind: str = "", top_k: int = 5, rank_h
     if loaded.family != "encoder":
         enc.pop("token_type_ids", None)
     ids = enc["input_ids"][0].tolist()
-    if loaded.family == "encoder":
-        masks = [i for i, t in enumerate(ids) if t == tok.mask_token_id]
-        if not masks:
-            raise ValueError("Head ablation on BERT compares a [MASK] fill: put [MASK] in the text.")
-        position, shown, extra = masks[0], ids, {}
-    elif loaded.family == "decoder":
-        position, shown, extra = len(ids) - 1, ids, {}
-    else:  # T5: the prediction compared is the first output token, read after the decoder start
-        start = torch.full((1, 1), model.generation_config.decoder_start_token_id, dtype=enc["input_ids"].dtype,
-                           device=enc["input_ids"].device)
-        position, shown, extra = 0, start[0].tolist(), {"decoder_input_ids": start}
+    position, extra = read_point(loaded, enc["input_ids"],
+                                 "Head ablation on BERT compares a [MASK] fill: put [MASK] in the text.")
+    shown = extra["decoder_input_ids"][0].tolist() if extra else ids
     vocab = len(tok)
 
     def distribution(off: set) -> torch.Tensor:

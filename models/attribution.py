@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from models.loading import get_model
-from models.model_io import vocab_logits
+from models.model_io import read_point, vocab_logits
 from models.results import Attribution
 from models.tokens import display_tokens
 from models.trace import _encode, clean_text, position_limit
@@ -55,18 +55,8 @@ def attribute(key: str, text: str, target: str = "", contrast: str = "", steps: 
     if loaded.family != "encoder":
         enc.pop("token_type_ids", None)
     ids = enc.pop("input_ids")
-    extra = dict(enc)
-    if loaded.family == "encoder":
-        masks = (ids[0] == tok.mask_token_id).nonzero()[:, 0].tolist()
-        if not masks:
-            raise ValueError("Attribution on BERT explains a [MASK] fill: put [MASK] in the text.")
-        position = masks[0]
-    elif loaded.family == "decoder":
-        position = ids.shape[1] - 1
-    else:
-        start = model.generation_config.decoder_start_token_id
-        extra["decoder_input_ids"] = torch.full((1, 1), start, dtype=ids.dtype, device=ids.device)
-        position = 0
+    position, extra = read_point(loaded, ids, "Attribution on BERT explains a [MASK] fill: put [MASK] in the text.")
+    extra = {**enc, **extra}
     vocab = len(tok)
     embed = model.get_input_embeddings()
     filler = next((i for i in (tok.pad_token_id, tok.unk_token_id, tok.eos_token_id) if i is not None), None)

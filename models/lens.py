@@ -108,8 +108,9 @@ def logit_lens(key: str, text: str, top_k: int = 5, *, device: str | None = None
     handles = [blocks[0].register_forward_pre_hook(first_input, with_kwargs=True),
                head.register_forward_pre_hook(at_head, with_kwargs=True)]
     handles += [block.register_forward_hook(block_output(i)) for i, block in enumerate(blocks)]
+    if loaded.family != "encoder":
+        enc.pop("token_type_ids", None)
     try:
-        enc.pop("token_type_ids", None) if loaded.family != "encoder" else None
         if loaded.family == "encoder-decoder":
             generated = model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS,
                                        min_new_tokens=0)

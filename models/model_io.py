@@ -27,3 +27,19 @@ def next_sentence_prob(out) -> float | None:
     if logits is None:
         return None
     return float(torch.softmax(logits[0].float(), -1)[0])  # label 0 = IsNext, 1 = IsRandom
+
+
+def read_point(loaded, ids: torch.Tensor, refusal: str) -> tuple[int, dict]:
+    """Where one prediction is read, and what forward() needs besides the input ids to read it
+    there: decoders the next token after the text (the last position); BERT its first [MASK]
+    (`refusal` when the text has none); T5 its first output token, after the decoder start.
+    Attribution and head ablation explain the same prediction."""
+    if loaded.family == "encoder":
+        masks = (ids[0] == loaded.tokenizer.mask_token_id).nonzero()[:, 0].tolist()
+        if not masks:
+            raise ValueError(refusal)
+        return masks[0], {}
+    if loaded.family == "decoder":
+        return ids.shape[1] - 1, {}
+    start = loaded.model.generation_config.decoder_start_token_id
+    return 0, {"decoder_input_ids": torch.full((1, 1), start, dtype=ids.dtype, device=ids.device)}
