@@ -32,7 +32,7 @@
     if (event.target.closest && event.target.closest("#run")) runShown();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && event.target.closest && event.target.closest("#text")) {
+    if (event.key === "Enter" && !event.shiftKey && event.target.closest && event.target.closest("#text, #text-b")) {
       runShown();
     }
   });
@@ -213,8 +213,11 @@
     params.set("tab", tab);
     for (const id of ids) {
       const element = document.getElementById(id);
-      if (!element || (id !== "text" && !(panel && panel.contains(element)))) continue;
+      // The page's texts belong to every tab; text B only when there is one.
+      const page = id === "text" || id === "text-b";
+      if (!element || (!page && !(panel && panel.contains(element)))) continue;
       const value = readValue(element);
+      if (id === "text-b" && !value) continue;
       if (value !== null && value !== undefined) params.set(id, value);
     }
     const lang = localStorage.getItem("triptych-lang") || query.get("lang");

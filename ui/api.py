@@ -193,12 +193,12 @@ def api_qk_vectors(model: str, text: str, kind: str = "", layer: int = 0, head: 
 @gpu
 def api_attention_pair(model: str, text: str, text_b: str, model_b: str = "", kind: str = "", layer: int = 0,
                        head: int = 0) -> dict:
-    """One head on two texts (text on `model`, text_b on `model_b`, "" = the same model): both
-    weight matrices, and A - B when both sides have the same tokens (else null, and why)."""
+    """One head on two texts (text on `model`, text_b on `model_b`; "" = the same text or model):
+    both weight matrices, and A - B when both sides have the same tokens (else null, and why)."""
     with user_errors():
         layer, head = number(layer, "layer"), number(head, "head")
         a = traces.run_trace(model, text)
-        b = traces.run_trace(text_or_empty(model_b) or model, text_b)
+        b = traces.run_trace(text_or_empty(model_b) or model, text_or_empty(text_b).strip() or text)
         chosen = text_or_empty(kind) or a.kinds[-1]
         return analysis.pair_to_json(analysis.attention_pair(a, b, chosen, layer, head))
 

@@ -189,10 +189,13 @@ def head_view(trace, kind: str, layer, head) -> tuple:
 class Page:
     """What every tab may wire to: the page's text box, one relay per Compare column that the
     page's script clicks when the typing settles, and a relay per tab that it clicks on Run or
-    Enter while that tab is shown (a hidden tab computes nothing; it runs when it is opened)."""
+    Enter while that tab is shown (a hidden tab computes nothing; it runs when it is opened).
+    text_b is the optional second text that views show beside the first (ui/beside.py)."""
     text: gr.Textbox
     settled: dict[str, gr.Button]
+    text_b: gr.Textbox | None = None
     runs: dict[str, str] = field(default_factory=dict)  # tab id -> the elem_id of its Run relay
+    sides: set[str] = field(default_factory=set)  # the tabs that show text B beside A
 
     def on_run(self, tab_id: str) -> gr.Button:
         """The trigger of a tab's views on Run and Enter; the script learns its id from runs."""

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from models.limits import setting
+from ui.beside import text_b
 from ui.gpu import gpu
 from ui.tabs import BY_ID, IDS
 from ui.validation import user_errors
@@ -47,11 +48,17 @@ def prune(folder: Path = EXPORTS, age: float = EXPORT_SECONDS, now: float | None
 
 
 @gpu
-def export_view(tab: str, components: list, *values) -> list[str]:
+def export_view(tab: str, components: list, *values, sides=()) -> list[str]:
+    """The shown tab's numbers as files. In a tab that shows text B beside A (`sides`), with text B
+    given, the numbers of both: {"a": ..., "b": ...}."""
     with user_errors():
         by_id = {c.elem_id: value for c, value in zip(components, values)}
         tab = tab if tab in BY_ID else IDS[0]
-        data = BY_ID[tab].numbers(by_id, by_id.get("text") or EXAMPLE_TEXT)
+        text = by_id.get("text") or EXAMPLE_TEXT
+        second = text_b(by_id.get("text-b"))
+        data = BY_ID[tab].numbers(by_id, text)
+        if tab in sides and second:
+            data = {"a": data, "b": BY_ID[tab].numbers(by_id, second)}
         prune()
         EXPORTS.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="triptych-", dir=EXPORTS))

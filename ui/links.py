@@ -86,5 +86,6 @@ def restore_link(request: gr.Request, components: list, tabs: tuple[str, ...]) -
 def restore_scenario(name: str, components: list, tabs: tuple[str, ...]) -> list:
     for scenario in SCENARIOS:
         if scenario["name"] == name:
-            return restore({k: str(v) for k, v in scenario["params"].items()}, components, tabs)
+            # A scenario is a whole view: a text B left from before would add a second one.
+            return restore({"text-b": "", **{k: str(v) for k, v in scenario["params"].items()}}, components, tabs)
     raise gr.Error(toast("Pick a scenario from the list."))

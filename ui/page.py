@@ -105,6 +105,9 @@ def build_demo() -> gr.Blocks:
         scenario, device = _toolbar()
         with gr.Row(elem_id="text-row"):
             text = gr.Textbox(EXAMPLE_TEXT, label=L("Text"), scale=5, elem_id="text")
+            # Optional: every view that reads the text shows text B's beside it (ui/beside.py).
+            text_b = gr.Textbox("", label=L("Text B (optional, shown beside)"), scale=3, elem_id="text-b",
+                                placeholder=L("Leave empty for one text"))
             run = gr.Button(L("Run"), variant="primary", scale=1, elem_id="run")
             # One relay per Compare column, all clicked by assets/app.js on Run, Enter and 300 ms after
             # the last keystroke while Compare is shown. Gradio's page runs the listeners of ONE
@@ -114,7 +117,7 @@ def build_demo() -> gr.Blocks:
         examples = Examples(components=[text], samples=[[e] for e in EXAMPLES], type="index", label=L("Examples"),
                             elem_id="examples")
         examples.click(lambda i: EXAMPLES[i], examples, text, api_name="load_example", api_visibility="private")
-        page = Page(text, settled)
+        page = Page(text, settled, text_b)
         # Tabs wrap onto a second row instead of hiding in a "..." menu: every tab stays one click
         # (and one deep link) away at 1280x720 and on a phone.
         with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
@@ -138,7 +141,7 @@ def build_demo() -> gr.Blocks:
                        api_name="scenario", api_visibility="private")
         if device_menu_enabled():
             device.input(choose_device, device, None, api_name="device", api_visibility="private")
-        export_go.click(lambda tab, *values: export_view(tab, linked, *values), [current_tab, *linked],
+        export_go.click(lambda tab, *values: export_view(tab, linked, *values, sides=page.sides), [current_tab, *linked],
                         export_files, api_name="export_view", api_visibility="private", **RUNS)
         # Figures and tables are drawn in the language of the page that asked (ui/i18n.py).
         speak_in_every_event(demo, skip=api.register())

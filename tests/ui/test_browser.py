@@ -750,3 +750,30 @@ def test_enter_in_the_layer_number_box_redraws_and_moves_the_outline(page, live_
     page.locator("#run").click()
     page.wait_for_function(f"{OVERVIEW}.data[0] !== window.__overviewTrace", timeout=patient(60_000))
     _outline_at(page, 2, 1)
+
+
+def test_text_b_is_drawn_beside_a_kept_in_the_link_and_gone_when_emptied(browser, live_url):
+    """Issue 19, item 5: a link with text B opens the tab with B's figure under A's and the note
+    in the page's language; the page's link keeps text B; emptying it (Enter) takes B away."""
+    from urllib.parse import quote, urlencode
+
+    shown = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
+    errors = []
+    shown.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        query = {"tab": "lens", "lens-model": "mini-gpt", "text": "I like eating", "text-b": "我喜欢吃", "lang": "zh"}
+        shown.goto(f"{live_url}?{urlencode(query)}")
+        _wait_plots(shown, "#lens-b", 1, timeout=patient(90_000))
+        _wait_plots(shown, "#lens-plot", 1, timeout=patient(90_000))
+        note = shown.inner_text("#lens-b-note")
+        assert "并排" in note and "side by side" not in note
+        shown.wait_for_function(f"location.search.includes('text-b={quote('我喜欢吃')}')", timeout=patient(10_000))
+        box = shown.locator("#text-b textarea, #text-b input").first
+        box.fill("")
+        box.press("Enter")
+        shown.wait_for_function("!document.querySelector('#lens-b .js-plotly-plot')"
+                                " && !location.search.includes('text-b=')", timeout=patient(60_000))
+        assert shown.locator("#lens-plot .js-plotly-plot").count() == 1
+    finally:
+        shown.close()
+    assert errors == []

@@ -457,6 +457,23 @@ def _query_meets_key(values):
     np.testing.assert_allclose(np.asarray(products.data[0].z, dtype=np.float32), result.products, atol=1e-6)
 
 
+@claim("Two texts, one lens: English beside Chinese · 两段文字，一个透镜：英文和中文并排")
+def _two_texts_one_lens(values):
+    from models.lens import logit_lens
+
+    a, b = (logit_lens(values["lens-model"], values[key]) for key in ("text", "text-b"))
+    # Each text's own language comes out at the last layer: English after A, Chinese after B.
+    chinese = re.compile("[\u4e00-\u9fff]")
+    assert not chinese.search(a.final_tokens[-1]) and a.final_tokens[-1].strip("▁").isalpha()
+    assert chinese.search(b.final_tokens[-1])
+    page = build_demo()
+    beside = next(f for f in page.fns.values() if getattr(f.fn, "__name__", "") == "run_b"
+                  and f.outputs[-1].elem_id == "lens-b")
+    note, figure = beside.fn(None, values["text-b"], values["lens-model"], values["text"])  # no request: English
+    assert figure["visible"] and "side by side" in note["value"]
+    np.testing.assert_allclose(np.asarray(figure["value"].data[0].z, dtype=np.float32)[-1], b.final_prob[-1], atol=1e-6)
+
+
 @claim("One text, two models: LLaMA − Mixtral · 同一段文字，两个模型")
 def _two_models_one_text(values):
     from ui.tabs import pair as pair_tab
@@ -465,7 +482,7 @@ def _two_models_one_text(values):
     result = analysis.attention_pair(a, b, "decoder", values["pair-layer"], values["pair-head"])
     assert result.difference is not None  # the two models share a tokenizer: the same tokens
     np.testing.assert_array_equal(result.difference, a.attention("decoder").attn[1, 0] - b.attention("decoder").attn[1, 0])
-    *_, left, right, diff, note = pair_tab.run_pair(values["pair-model"], values["text"], values["pair-text-b"],
+    *_, left, right, diff, note = pair_tab.run_pair(values["pair-model"], values["text"], values["text-b"],
                                                     values["pair-model-b"], "decoder", values["pair-layer"],
                                                     values["pair-head"])
     assert diff["visible"] and "Same tokens" in note

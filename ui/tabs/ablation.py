@@ -8,6 +8,7 @@ import gradio as gr
 from models import ablation
 from ui.api import api_ablate
 from ui.controls import RUNS, Dropdown, Page, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import text_or_empty, user_errors, warn
@@ -35,9 +36,11 @@ def build(page: Page, tab: gr.Tab) -> None:
         go = gr.Button(L("Switch them off"), variant="primary", elem_id="abl-run")
     # The ranking first: the figure is what a room looks at, the table is read up close.
     plot = gr.Plot(label=L("Every head, one at a time"), elem_id="abl-plot")
+    side = Beside(page, ID)
     table = gr.Markdown(elem_id="abl-table")
-    gr.on([go.click, page.on_run(ID).click, model.input, heads.submit, kind.input, tab.select], run_ablation,
-          [model, page.text, heads, kind], [table, plot], api_name="ablation_view", **RUNS, api_visibility="private")
+    ran = gr.on([go.click, page.on_run(ID).click, model.input, heads.submit, kind.input, tab.select], run_ablation,
+                [model, page.text, heads, kind], [table, plot], api_name="ablation_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_ablation, [model, page.text, heads, kind], pick=1)
 
 
 def numbers(values: dict, text: str) -> dict:

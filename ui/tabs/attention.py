@@ -7,6 +7,7 @@ import gradio as gr
 from models import registry
 from ui import kept
 from ui.api import api_attention_data
+from ui.beside import Beside
 from ui.controls import RUNS, Page, head_controls, head_view, kinds_update, shown_kind
 from ui.gpu import gpu
 from ui.i18n import L, explain
@@ -68,24 +69,28 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         attn_plot = gr.Plot(label=L("Attention of the selected head"), elem_id="att-heatmap")
         mask_plot = gr.Plot(label=L("Mask"), elem_id="att-mask")
+    side = Beside(page, ID, name="att")
     over = gr.Plot(label=L("All heads"), elem_id="overview")
     picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
     trace = gr.State(None)  # a kept.Ref, not the trace (ui/kept.py)
     view = [trace, kind, layer, head]
     shown = [layer, head, mask_plot, attn_plot]
-    gr.on([page.on_run(ID).click, model.input], run_attention, [model, page.text, kind, layer, head],
-          [trace, kind, *shown], api_name="attention_view", **RUNS,
-          api_description="One model: the selected head's heatmap and its mask (then /attention_overview).").then(
-        draw_overview, [trace, kind], over, api_name="attention_overview",
-        api_description="After /attention_view in the same session: the all-heads overview of that run, for the kind given.")
-    gr.on([layer.release, head.release], view_attention, view, shown, api_name="view_attention",
-          api_visibility="private")
-    kind.input(view_attention, view, shown, api_visibility="private").then(
-        draw_overview, view, over, api_visibility="private")
-    open_pick.click(pick_head, [trace, kind, picked], shown, api_name="pick_head", api_visibility="private")
-    tab.select(run_attention, [model, page.text, kind, layer, head], [trace, kind, *shown],
-               api_visibility="private", **RUNS).then(draw_overview, view, over, api_visibility="private")
+    inputs = [model, page.text, kind, layer, head]
+    ran = gr.on([page.on_run(ID).click, model.input], run_attention, inputs,
+                [trace, kind, *shown], api_name="attention_view", **RUNS,
+                api_description="One model: the selected head's heatmap and its mask (then /attention_overview).")
+    ran.then(draw_overview, [trace, kind], over, api_name="attention_overview",
+             api_description="After /attention_view in the same session: the all-heads overview of that run, for the kind given.")
+    moved = gr.on([layer.release, head.release], view_attention, view, shown, api_name="view_attention",
+                  api_visibility="private")
+    switched = kind.input(view_attention, view, shown, api_visibility="private")
+    switched.then(draw_overview, view, over, api_visibility="private")
+    opened = open_pick.click(pick_head, [trace, kind, picked], shown, api_name="pick_head", api_visibility="private")
+    selected = tab.select(run_attention, inputs, [trace, kind, *shown], api_visibility="private", **RUNS)
+    selected.then(draw_overview, view, over, api_visibility="private")
+    # B's head is the one A's sliders show once A's view has clamped them.
+    side.follow([ran, moved, switched, opened, selected], run_attention, inputs, pick=-1)
 
 
 def numbers(values: dict, text: str) -> dict:

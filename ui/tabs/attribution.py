@@ -8,6 +8,7 @@ import gradio as gr
 from models import attribution
 from ui.api import api_attribution
 from ui.controls import RUNS, Page, Slider, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import text_or_empty, user_errors, warn
@@ -34,10 +35,12 @@ def build(page: Page, tab: gr.Tab) -> None:
         steps = Slider(8, 128, value=64, step=8, label=L("Integration steps"), elem_id="attr-steps")
         go = gr.Button(L("Attribute"), variant="primary", elem_id="attr-run")
     plot = gr.Plot(label=L("Attribution"), elem_id="attr-plot")
+    side = Beside(page, ID)
     summary = gr.Markdown(elem_id="attr-summary")
-    gr.on([go.click, page.on_run(ID).click, model.input, target.submit, contrast.submit, steps.release, tab.select],
-          run_attribution, [model, page.text, target, contrast, steps], [summary, plot], api_name="attribution_view", **RUNS,
-          api_visibility="private")
+    ran = gr.on([go.click, page.on_run(ID).click, model.input, target.submit, contrast.submit, steps.release, tab.select],
+                run_attribution, [model, page.text, target, contrast, steps], [summary, plot], api_name="attribution_view", **RUNS,
+                api_visibility="private")
+    side.follow([ran], run_attribution, [model, page.text, target, contrast, steps], pick=1)
 
 
 def numbers(values: dict, text: str) -> dict:

@@ -9,6 +9,7 @@ import gradio as gr
 from models import registry
 from ui import kept
 from ui.api import api_attention_data
+from ui.beside import Beside
 from ui.controls import (KINDS, Page, RUNS, Radio, head_view, index_slider, kind_choices, kind_classes, kinds_update,
                          model_menu, shown_kind)
 from ui.gpu import gpu
@@ -65,18 +66,20 @@ def _column(slug, family, title, blurb, default, page: Page) -> None:
         outputs = gr.HTML(elem_id=f"outputs-{slug}")
         mask_plot = gr.Plot(label=L("Mask"), elem_id=f"mask-{slug}")
         attn_plot = gr.Plot(label=L("Attention"), elem_id=f"attn-{slug}")
+        side = Beside(page, ID, name=f"compare-{slug}", note=False)
         trace = gr.State(None)  # a kept.Ref, not the trace (ui/kept.py)
-    gr.on(
+    inputs = [model, page.text, kind, layer, head]
+    ran = gr.on(
         triggers=[page.settled[slug].click, model.input],
         fn=run_column,
-        inputs=[model, page.text, kind, layer, head],
+        inputs=inputs,
         outputs=[trace, tokens, outputs, kind, layer, head, mask_plot, attn_plot],
         api_name=f"compare_{slug}", **RUNS,
         api_description=f"Run the {title} column's model on the text: tokens, outputs, mask and attention figures.",
         trigger_mode="multiple",  # the page debounces typing; every pause must run
         show_progress="minimal",  # no overlay: the column stays clickable while it follows the typing
     )
-    gr.on(
+    moved = gr.on(
         triggers=[kind.input, layer.release, head.release],
         fn=view_column,
         inputs=[trace, kind, layer, head],
@@ -84,6 +87,7 @@ def _column(slug, family, title, blurb, default, page: Page) -> None:
         api_name=f"view_{slug}",
         api_visibility="private",
     )
+    side.follow([ran, moved], run_column, inputs, pick=-1)
 
 
 def build(page: Page, tab: gr.Tab) -> None:

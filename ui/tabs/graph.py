@@ -8,6 +8,7 @@ from models import analysis, registry
 from models import trace as traces
 from ui.api import api_attention_flow
 from ui.controls import Number, Page, RUNS, Slider, bound, head_controls, kinds_update
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors, warn
@@ -39,10 +40,12 @@ def build(page: Page, tab: gr.Tab) -> None:
         position = Number(-1, precision=0, label=L("Query position (-1: [CLS] / last token)"), elem_id="graph-position")
         go = gr.Button(L("Draw"), variant="primary", elem_id="graph-run")
     graph = gr.Plot(label=L("Token graph"), elem_id="graph-plot")
+    side = Beside(page, ID)
     importance = gr.Plot(label=L("Rollout and flow"), elem_id="flow-plot")
-    gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release, threshold.release, position.submit],
-          run_graph, [model, page.text, kind, layer, head, threshold, position],
-          [kind, layer, head, graph, importance], api_name="graph_view", **RUNS, api_visibility="private")
+    ran = gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release, threshold.release, position.submit],
+                run_graph, [model, page.text, kind, layer, head, threshold, position],
+                [kind, layer, head, graph, importance], api_name="graph_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_graph, [model, page.text, kind, layer, head, threshold, position], pick=3)
 
 
 def numbers(values: dict, text: str) -> dict:

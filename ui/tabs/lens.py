@@ -7,6 +7,7 @@ import gradio as gr
 from models import lens
 from ui.api import api_logit_lens
 from ui.controls import RUNS, Page, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import user_errors, warn
@@ -29,8 +30,10 @@ def build(page: Page, tab: gr.Tab) -> None:
         model = model_menu("lens-model", "decoder", "encoder-decoder", "encoder")
         go = gr.Button(L("Read every layer"), variant="primary", elem_id="lens-run")
     plot = gr.Plot(label=L("Logit lens"), elem_id="lens-plot")
-    gr.on([go.click, page.on_run(ID).click, model.input, tab.select], run_lens, [model, page.text], plot,
-          api_name="lens_view", **RUNS, api_visibility="private")
+    side = Beside(page, ID)
+    ran = gr.on([go.click, page.on_run(ID).click, model.input, tab.select], run_lens, [model, page.text], plot,
+                api_name="lens_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_lens, [model, page.text], pick=None)
 
 
 def numbers(values: dict, text: str) -> dict:

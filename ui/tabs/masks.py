@@ -7,6 +7,7 @@ import gradio as gr
 from models.masks import taxonomy
 from ui.api import SHORT_SENTENCE, api_mask_data
 from ui.controls import IndexSlider, MAX_INDEX, Page, RUNS, bound, index_slider
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -55,9 +56,11 @@ def build(page: Page, tab: gr.Tab) -> None:
             with gr.Row():
                 plots.append(gr.Plot(label=L(f"{title}: mask")))
                 plots.append(gr.Plot(label=L(f"{title}: attention")))
-    gr.on([show.click, page.on_run(ID).click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
-          [page.text, second, prefix, layer, head], [prefix, *plots, layer, head], api_name="masks_view", **RUNS,
-          api_description="Mask and attention figures of the four masking schemes for the text.")
+    side = Beside(page, ID)
+    ran = gr.on([show.click, page.on_run(ID).click, tab.select, prefix.release, layer.release, head.release, second.submit], run_masks,
+                [page.text, second, prefix, layer, head], [prefix, *plots, layer, head], api_name="masks_view", **RUNS,
+                api_description="Mask and attention figures of the four masking schemes for the text.")
+    side.follow([ran], run_masks, [page.text, second, prefix, layer, head], pick=2)
 
 
 def numbers(values: dict, text: str) -> dict:

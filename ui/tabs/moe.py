@@ -7,6 +7,7 @@ import gradio as gr
 from models import mechanisms, registry
 from ui.api import api_moe_routing
 from ui.controls import RUNS, Page, bound, index_slider, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -29,8 +30,10 @@ def build(page: Page, tab: gr.Tab) -> None:
         model = model_menu("moe-model", "decoder", value=registry.DEFAULTS["moe"], label="MoE model")
         layer = index_slider("Layer", "moe-layer")
     plot = gr.Plot(label=L("Routing"), elem_id="moe-plot")
-    gr.on([page.on_run(ID).click, tab.select, model.input, layer.release], run_moe, [model, page.text, layer], [plot, layer],
-          api_name="moe_view", api_visibility="private", **RUNS)
+    side = Beside(page, ID)
+    ran = gr.on([page.on_run(ID).click, tab.select, model.input, layer.release], run_moe, [model, page.text, layer], [plot, layer],
+                api_name="moe_view", api_visibility="private", **RUNS)
+    side.follow([ran], run_moe, [model, page.text, layer], pick=0)
 
 
 def numbers(values: dict, text: str) -> dict:

@@ -8,6 +8,7 @@ import gradio as gr
 from models import objectives
 from ui.api import api_objectives
 from ui.controls import Number, Page, RUNS, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import seed, user_errors
@@ -37,12 +38,14 @@ def build(page: Page, tab: gr.Tab) -> None:
         t5 = model_menu("obj-t5", "encoder-decoder", label="Encoder-decoder")
     masked = gr.HTML(elem_id="obj-mlm")
     shifted = gr.Plot(label=L("GPT: next-token loss"), elem_id="obj-gpt-plot")
+    side = Beside(page, ID)
     spans = gr.HTML(elem_id="obj-span")
     span_plot = gr.Plot(label=L("T5: span-corruption loss"), elem_id="obj-span-plot")
     # The page's Run runs this view (no second Run button here).
-    gr.on([page.on_run(ID).click, tab.select, seed_box.submit, second.submit], run_objectives,
-          [page.text, second, seed_box, bert, gpt, t5], [masked, shifted, spans, span_plot],
-          api_name="objectives_view", api_visibility="private", **RUNS)
+    ran = gr.on([page.on_run(ID).click, tab.select, seed_box.submit, second.submit], run_objectives,
+                [page.text, second, seed_box, bert, gpt, t5], [masked, shifted, spans, span_plot],
+                api_name="objectives_view", api_visibility="private", **RUNS)
+    side.follow([ran], run_objectives, [page.text, second, seed_box, bert, gpt, t5], pick=1)
 
 
 def numbers(values: dict, text: str) -> dict:

@@ -8,6 +8,7 @@ import gradio as gr
 from models import mechanisms
 from ui.api import api_order_experiment, api_scaling
 from ui.controls import Number, Page, RUNS, bound, index_slider, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, seed, user_errors
@@ -44,9 +45,12 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         enc_plot = gr.Plot(label=L("Encoder"), elem_id="order-enc-plot")
         dec_plot = gr.Plot(label=L("Decoder"), elem_id="order-dec-plot")
+    side = Beside(page, ID)
     ran = page.on_run(ID)
-    gr.on([go.click, ran.click, tab.select, order_seed.submit], run_order, [page.text, order_seed, encoder, decoder],
-          [table, enc_plot, dec_plot], api_name="order_view", api_visibility="private", **RUNS)
+    shuffled = gr.on([go.click, ran.click, tab.select, order_seed.submit], run_order,
+                     [page.text, order_seed, encoder, decoder], [table, enc_plot, dec_plot], api_name="order_view",
+                     api_visibility="private", **RUNS)
+    side.follow([shuffled], run_order, [page.text, order_seed, encoder, decoder], pick=1)
     explain("scaling")
     with gr.Row(elem_classes=["controls"]):
         model = model_menu("scale-model", "encoder", "decoder")

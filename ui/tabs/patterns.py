@@ -8,6 +8,7 @@ from models import analysis, registry
 from models import trace as traces
 from ui.api import api_head_patterns
 from ui.controls import RUNS, Page, model_menu, shown
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import user_errors
@@ -32,8 +33,10 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         first = gr.Plot(label=L("Head patterns"), elem_id="pat-map")
         second = gr.Plot(label=L("Head patterns (decoder of an encoder-decoder)"), elem_id="pat-map2", visible=False)
-    gr.on([go.click, page.on_run(ID).click, model.input, tab.select], run_patterns, [model, page.text], [first, second],
-          api_name="patterns_view", **RUNS, api_visibility="private")
+    side = Beside(page, ID)
+    ran = gr.on([go.click, page.on_run(ID).click, model.input, tab.select], run_patterns, [model, page.text], [first, second],
+                api_name="patterns_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_patterns, [model, page.text], pick=0)
 
 
 def numbers(values: dict, text: str) -> dict:

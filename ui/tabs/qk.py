@@ -10,6 +10,7 @@ from models.architecture import dims
 from models.loading import get_model
 from ui.api import api_qk_vectors
 from ui.controls import RUNS, Number, Page, bound, head_controls, kinds_update
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, number, user_errors
@@ -40,10 +41,12 @@ def build(page: Page, tab: gr.Tab) -> None:
         query = Number(-1, precision=0, label=L("Query position (-1: the last)"), elem_id="qk-query")
         go = gr.Button(L("Show the vectors"), variant="primary", elem_id="qk-run")
     products = gr.Plot(label=L("q × k, dimension by dimension"), elem_id="qk-products")
+    side = Beside(page, ID)
     scores = gr.Plot(label=L("Scores before softmax"), elem_id="qk-scores")
-    gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release,
-           query.submit], run_qk, [model, page.text, kind, layer, head, query], [kind, layer, head, products, scores],
-          api_name="qk_view", **RUNS, api_visibility="private")
+    ran = gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release,
+                 query.submit], run_qk, [model, page.text, kind, layer, head, query], [kind, layer, head, products, scores],
+                api_name="qk_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_qk, [model, page.text, kind, layer, head, query], pick=3)
 
 
 def numbers(values: dict, text: str) -> dict:

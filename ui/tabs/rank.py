@@ -8,6 +8,7 @@ from models import analysis
 from models import trace as traces
 from ui.api import api_attention_rank
 from ui.controls import Page, RUNS, Slider, bound, index_slider, model_menu
+from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
@@ -52,9 +53,11 @@ def build(page: Page, tab: gr.Tab) -> None:
         eff_enc = gr.Plot(label=L("Effective rank, bidirectional"), elem_id="rank-eff-enc")
         eff_dec = gr.Plot(label=L("Effective rank, causal"), elem_id="rank-eff-dec")
     spectrum = gr.Plot(label=L("Singular values of one head"), elem_id="rank-spectrum")
-    gr.on([go.click, page.on_run(ID).click, tab.select, tol.release, layer.release, head.release, enc.input, dec.input], run_rank,
-          [enc, dec, page.text, tol, layer, head], [map_enc, map_dec, eff_enc, eff_dec, spectrum, summary, layer, head],
-          api_name="rank_view", **RUNS, api_visibility="private")
+    side = Beside(page, ID)
+    ran = gr.on([go.click, page.on_run(ID).click, tab.select, tol.release, layer.release, head.release, enc.input, dec.input], run_rank,
+                [enc, dec, page.text, tol, layer, head], [map_enc, map_dec, eff_enc, eff_dec, spectrum, summary, layer, head],
+                api_name="rank_view", **RUNS, api_visibility="private")
+    side.follow([ran], run_rank, [enc, dec, page.text, tol, layer, head], pick=1)
 
 
 def numbers(values: dict, text: str) -> dict:

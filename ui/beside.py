@@ -1,0 +1,87 @@
+"""Text B beside text A in every tab that reads the page's text (issue 19, item 5).
+
+The page has a second text box, "Text B". A tab puts a `Beside` where text B's figure should
+appear and names the handler and the output that draw its main figure. After each of A's
+events the same handler runs again with text B in place of the page's text, and B's figure is
+shown under A's (full width: the figures keep their projector size). With text B empty nothing
+is shown. Text B travels in links as `text-b` and in exports as the "b" half.
+
+A − B is drawn only where cell (i, j) is the same query and key on both sides: one head, the
+same tokens. Two texts on one model never have that (the same tokens would be the same text),
+so these views are side by side only; the difference lives in the Side by side tab, where one
+text runs on two models that share a tokenizer (difference_view, used there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import gradio as gr
+
+from models import analysis
+from ui.controls import shown
+from ui.i18n import L
+from ui.validation import text_or_empty
+from viz.heatmap import difference_heatmap
+from viz.words import t
+
+SAME_TOKENS = "Same tokens on both sides: A − B below, red where A attends more."
+ONLY_BESIDE = ("Text B's view is below A's, side by side only: two texts have different tokens, so their cells are "
+               "different pairs of tokens. For A − B of one head, run one text on two models in Side by side.")
+
+
+def text_b(value) -> str:
+    """Text B as a request sent it: "" when it is missing, not a string, or only spaces."""
+    return text_or_empty(value).strip()
+
+
+def difference_view(a, b, kind: str, layer: int, head: int, width: int | None = None):
+    """One head on two runs: (AttentionPair, the A − B figure or None, the note saying which)."""
+    result = analysis.attention_pair(a, b, kind, layer, head)
+    if result.difference is None:
+        return result, None, t(result.why_not)
+    where = t("layer {layer} · head {head}", layer=layer, head=head)
+    size = {} if width is None else {"width": width}
+    return result, difference_heatmap(a.attention(kind), result.difference, f"A − B · {where}", **size), t(SAME_TOKENS)
+
+
+def answer_of(updates: list):
+    """A handler's answer: Gradio takes a list as the value of a single output, so one update alone."""
+    return updates if len(updates) > 1 else updates[0]
+
+
+class Beside:
+    """Text B's place in one view: B's figure, and a note saying what can be compared (off in
+    the Compare columns, where four notes would repeat each other)."""
+
+    def __init__(self, page, tab_id: str, name: str | None = None, note: bool = True):
+        self.page = page
+        self.enabled = page.text_b is not None
+        if not self.enabled:
+            return
+        name = name or tab_id
+        page.sides.add(tab_id)
+        self.notes = [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])] if note else []
+        self.figure = gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
+
+    def follow(self, events: Sequence, handler: Callable, inputs: list, pick: int | None = None) -> None:
+        """After each of A's `events` (dependencies), run `handler` on `inputs` with text B in
+        place of the page's text and show output `pick` of its answer (the whole answer if None)."""
+        if not self.enabled:
+            return
+        at = inputs.index(self.page.text)
+
+        def run_b(second, *values):
+            second = text_b(second)
+            if not second:
+                return answer_of([gr.update(visible=False)] * (len(self.notes) + 1))
+            b_values = [*values[:at], second, *values[at + 1:]]
+            answer = handler(*b_values)
+            figure = answer if pick is None else answer[pick]
+            if isinstance(figure, dict):  # a handler's update ({"value": ..., "visible": ...})
+                figure = figure.get("value")
+            return answer_of([*(gr.update(value=t(ONLY_BESIDE), visible=True) for _ in self.notes), shown(figure)])
+
+        for event in events:
+            event.then(run_b, [self.page.text_b, *inputs], [*self.notes, self.figure], api_visibility="private",
+                       show_progress="minimal")
