@@ -8,6 +8,11 @@ AttentionMaskInterface); it computes what the models' eager
 attention computes (scores = q . k * scaling + bias + mask, softmax, weights . v, key/value heads
 shared by query groups as repeat_kv does) and keeps this call's queries, keys, biases and masks.
 The copy's output equals the model's (tested), and the shared model is never changed.
+
+RoPE (Su et al. 2021, "RoFormer"): a model that rotates its queries and keys is handed the
+rotation as `position_embeddings` (cos, sin) by its blocks. The vectors before the rotation are
+read by running the copy once more with every angle zero (cos 1, sin 0), so the picture does not
+depend on how a family pairs its dimensions; the angles are atan2(sin, cos) of what it was handed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,39 @@ def recording_copy(model: torch.nn.Module) -> torch.nn.Module:
     return clone
 
 
+ROTATION = "position_embeddings"  # the (cos, sin) pair transformers' RoPE blocks pass to attention
+
+
+def _record_rotations(modules, seen: dict, unrotated: torch.nn.Module | None):
+    """Pre-hooks on `modules`: each one handed a rotation keeps it in `seen` (by module id). The
+    module `unrotated` gets angle zero instead; only it, so that every layer before it (and its
+    own input) is what the model computes. Returns the hooks' handles."""
+    def hook(module, args, kwargs):
+        pair = kwargs.get(ROTATION)
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            return None
+        seen[id(module)] = pair
+        if module is unrotated:
+            cos, sin = pair
+            return args, {**kwargs, ROTATION: (torch.ones_like(cos), torch.zeros_like(sin))}
+        return None
+    return [m.register_forward_pre_hook(hook, with_kwargs=True) for m in modules]
+
+
+def _recorded(clone, inputs: dict, unrotated: torch.nn.Module | None = None) -> tuple[list, dict]:
+    """One call of the recording copy: its attention calls, and the rotations its modules were handed."""
+    calls, rotations = [], {}
+    handles = _record_rotations(list(clone.modules()), rotations, unrotated)
+    token = _calls.set(calls)
+    try:
+        clone(**inputs)
+    finally:
+        _calls.reset(token)
+        for handle in handles:
+            handle.remove()
+    return calls, rotations
+
+
 def _kinds(clone, family: str) -> dict[int, tuple[str, int]]:
     """id(attention module) -> (kind, layer), from which block calls it and in which order."""
     found = {}
@@ -93,12 +131,7 @@ def qk_vectors(key: str, text: str, kind: str = "", layer: int = 0, head: int = 
         raise ValueError(f"{loaded.spec.name} has attention kinds {', '.join(kinds)}; not {kind!r}.")
     clone = recording_copy(model)
     owners = _kinds(clone, loaded.family)
-    calls: list = []
-    token = _calls.set(calls)
-    try:
-        clone(**enc, **extra)
-    finally:
-        _calls.reset(token)
+    calls, rotations = _recorded(clone, {**enc, **extra})
     # Per (stack, layer), the attention calls in the order the block makes them: self, then cross.
     by_place: dict[tuple[str, int], list] = {}
     for call in calls:
@@ -112,7 +145,8 @@ def qk_vectors(key: str, text: str, kind: str = "", layer: int = 0, head: int = 
     if not 0 <= layer <= layers[-1]:
         raise ValueError(f"Layer {layer} does not exist: this model has layers 0 to {layers[-1]}.")
     ordered = [c for _, c in sorted(by_place[(stack, layer)], key=lambda pair: pair[0])]
-    call = ordered[1] if kind == "cross" else ordered[0]
+    at = 1 if kind == "cross" else 0
+    call = ordered[at]
     q_all, k_all = call["query"][0], call["keys"][0]  # (heads, queries, dim), (heads, keys, dim)
     if not 0 <= head < q_all.shape[0]:
         raise ValueError(f"Head {head} does not exist: this model has heads 0 to {q_all.shape[0] - 1}.")
@@ -136,10 +170,31 @@ def qk_vectors(key: str, text: str, kind: str = "", layer: int = 0, head: int = 
         bias = torch.where(allowed, bias, torch.zeros_like(bias))
         scores = products.sum(-1) * call["scaling"] + bias
     weights = torch.softmax(torch.where(allowed, scores, torch.full_like(scores, -torch.inf)), -1)
+    rotation = _rotation(clone, {**enc, **extra}, owners, call, rotations, (stack, layer, at), head, query,
+                         call["scaling"])
     return QKVectors(loaded.spec.key, loaded.spec.name, kind, layer, head, query, display_tokens(tok, queries),
                      display_tokens(tok, keys_ids), q.numpy(), keys.numpy(), products.numpy(), call["scaling"],
                      None if bias is None else bias.numpy(), allowed.numpy().astype(bool), scores.numpy(),
-                     weights.numpy().astype(np.float32), kinds, layers[-1] + 1, int(q_all.shape[0]))
+                     weights.numpy().astype(np.float32), kinds, layers[-1] + 1, int(q_all.shape[0]), *rotation)
+
+
+def _rotation(clone, inputs: dict, owners: dict, call: dict, rotations: dict, place: tuple, head: int, query: int,
+              scaling: float) -> tuple:
+    """RoPE's part of one head: (q before, keys before, the query's and keys' angles, the scores
+    without the rotation), or five Nones for a model that does not rotate."""
+    pair = rotations.get(id(call["module"]))
+    if pair is None:
+        return (None,) * 5
+    calls, _ = _recorded(clone, inputs, unrotated=call["module"])
+    stack, layer, at = place
+    same = sorted(((owners[id(c["module"])][2], c) for c in calls if owners[id(c["module"])][:2] == (stack, layer)),
+                  key=lambda item: item[0])
+    plain = same[at][1]
+    q0, k0 = plain["query"][0, head, query].float(), plain["keys"][0, head].float()
+    cos, sin = (part[0].float() for part in pair)  # (positions, rotated dims)
+    angles = torch.atan2(sin, cos)
+    return (q0.numpy(), k0.numpy(), angles[query].numpy(), angles[: k0.shape[0]].numpy(),
+            ((k0 @ q0) * scaling).numpy())
 
 
 def kinds_of(family: str) -> tuple[str, ...]:
@@ -151,4 +206,8 @@ def qk_to_json(r: QKVectors) -> dict:
             "query_token": r.query_tokens[r.query], "key_tokens": list(r.key_tokens), "q": r.q.tolist(),
             "keys": r.keys.tolist(), "products": r.products.tolist(), "scaling": r.scaling,
             "bias": None if r.bias is None else r.bias.tolist(), "allowed": r.allowed.tolist(),
-            "scores": r.scores.tolist(), "weights": r.weights.tolist()}
+            "scores": r.scores.tolist(), "weights": r.weights.tolist(),
+            "rope": None if r.q_before is None else {
+                "q_before": r.q_before.tolist(), "keys_before": r.keys_before.tolist(),
+                "query_angles": r.query_angles.tolist(), "key_angles": r.key_angles.tolist(),
+                "scores_unrotated": r.scores_unrotated.tolist()}}

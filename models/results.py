@@ -382,6 +382,12 @@ class QKVectors:
     kinds: tuple[str, ...] = ()  # the model's attention kinds
     layers: int = 0  # layers and heads of this kind
     heads: int = 0
+    # RoPE (None for a model that does not rotate its queries and keys):
+    q_before: np.ndarray | None = None  # (head_dim,) float32: the query before its rotation
+    keys_before: np.ndarray | None = None  # (keys, head_dim) float32: the keys before theirs
+    query_angles: np.ndarray | None = None  # (rotated dims,) float32: radians each dimension of the query is turned by
+    key_angles: np.ndarray | None = None  # (keys, rotated dims) float32: the same for each key's position
+    scores_unrotated: np.ndarray | None = None  # (keys,) float32: q . k * scaling with no rotation at all
 
 
 # ---------------------------------------------------------------------------------------------

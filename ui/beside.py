@@ -3,8 +3,10 @@
 The page has a second text box, "Text B". A tab puts a `Beside` where text B's figure should
 appear and names the handler and the output that draw its main figure. After each of A's
 events the same handler runs again with text B in place of the page's text, and B's figure is
-shown under A's (full width: the figures keep their projector size). With text B empty nothing
-is shown. Text B travels in links as `text-b` and in exports as the "b" half.
+shown under A's (full width: the figures keep their projector size). The step is started in the
+page (a script step after A's, no request): only when text B is given, or B's figure is still
+shown and must go, is B's relay clicked. So with text B empty a view is still one request.
+Text B travels in links as `text-b` and in exports as the "b" half.
 
 A − B is drawn only where cell (i, j) is the same query and key on both sides: one head, the
 same tokens. Two texts on one model never have that (the same tokens would be the same text),
@@ -82,6 +84,12 @@ class Beside:
                 figure = figure.get("value")
             return answer_of([*(gr.update(value=t(ONLY_BESIDE), visible=True) for _ in self.notes), shown(figure)])
 
+        relay = gr.Button("text B", elem_id=f"{self.figure.elem_id}-run", elem_classes=["relay"])
+        relay.click(run_b, [self.page.text_b, *inputs], [*self.notes, self.figure], api_visibility="private",
+                    show_progress="minimal")
+        figure = self.figure.elem_id
+        press = ("() => { const box = document.querySelector('#text-b textarea, #text-b input');"
+                 f" const drawn = document.querySelector('#{figure} .js-plotly-plot');"
+                 f" if ((box && box.value.trim()) || drawn) document.getElementById('{relay.elem_id}')?.click(); }}")
         for event in events:
-            event.then(run_b, [self.page.text_b, *inputs], [*self.notes, self.figure], api_visibility="private",
-                       show_progress="minimal")
+            event.then(None, None, None, js=press, api_visibility="private")

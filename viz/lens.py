@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from models.results import LogitLens
 from viz.style import ATTENTION_SCALE, base_layout, labels_crowd, plotly_text, token_axis
@@ -129,3 +130,34 @@ def qk_figures(result) -> tuple[go.Figure, go.Figure]:
     scores = go.Figure(scores.data, layout=dict(layout, xaxis=dict(type="category", tickangle=-60 if len(keys) > 10 else 0),
                                                 yaxis=dict(title=dict(text=t("score")))))
     return products, scores
+
+
+def rope_figure(result) -> go.Figure | None:
+    """RoPE in one head (models.results.QKVectors with its rotation): left, the angle each
+    dimension is turned by at every key's position (low dimensions turn fast, high ones slowly);
+    right, each key's score with the rotation and without any. None for a model that does not rotate."""
+    if result.q_before is None:
+        return None
+    keys = [f"{i}: {plotly_text(token)}" for i, token in enumerate(result.key_tokens)]
+    where = t("{kind} · layer {layer} · head {head}", kind=t(result.kind), layer=result.layer, head=result.head)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.12,
+                        subplot_titles=(t("angle each dimension is turned by"), t("score with and without RoPE")))
+    fig.add_trace(go.Heatmap(
+        z=result.key_angles.astype(np.float32), x=list(range(result.key_angles.shape[1])), y=keys, zmin=-np.pi,
+        zmax=np.pi, colorscale="Twilight", colorbar=dict(title=dict(text=t("radians")), x=0.5, len=0.9),
+        hovertemplate=t("position %{y} · dimension %{x}") + "<br>" + t("turned by {} rad", "%{z:.3f}") + "<extra></extra>",
+        name=t("angle")), row=1, col=1)
+    shown = {t("with RoPE"): (result.scores, "#2166ac"), t("without rotation"): (result.scores_unrotated, "#bdbdbd")}
+    for name, (values, colour) in shown.items():
+        fig.add_trace(go.Bar(x=keys, y=np.where(result.allowed, values, np.nan).astype(np.float32), name=name,
+                             marker_color=colour, hovertemplate="%{x}<br>" + name + ": %{y:.4f}<extra></extra>"),
+                      row=1, col=2)
+    layout = base_layout(where + " · " + t("RoPE: the query {token} (position {position}) and every key, rotated by position",
+                                          token=plotly_text(result.query_tokens[result.query]), position=result.query),
+                         height=int(min(900, max(380, 140 + 18 * len(keys)))))
+    layout["margin"] = dict(l=120, r=10, t=70, b=110)
+    fig.update_layout(layout, barmode="group", legend=dict(orientation="h", y=1.08, yanchor="bottom", x=1, xanchor="right"))
+    fig.update_yaxes(type="category", autorange="reversed", row=1, col=1)
+    fig.update_xaxes(title=dict(text=t("dimension of the head")), row=1, col=1)
+    fig.update_xaxes(type="category", tickangle=-60 if len(keys) > 4 else 0, row=1, col=2)
+    return fig

@@ -58,3 +58,48 @@ def test_qk_json_and_refusals():
         qk_vectors("mini-gpt", "hello", "cross")
     with pytest.raises(ValueError, match="Position 50 does not exist"):
         qk_vectors("mini-gpt", "hello", "", 0, 0, 50)
+
+
+def test_rope_before_and_after_the_rotation_agree_with_transformers_own_rotation():
+    """The vectors before the rotation are the q_proj / k_proj outputs of the layer's real input;
+    transformers' apply_rotary_pos_emb with the model's own angles turns them into the vectors the
+    attention reads; the angles are position x frequency; shifting every position leaves the
+    scores unchanged (RoPE sees only relative position)."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    loaded = get_model("mini-llama")
+    text = "The cat chases a mouse in the garden"
+    layer, head = 1, 1
+    result = qk_vectors("mini-llama", text, "decoder", layer, head, -1)
+    model = loaded.model.model
+    ids = torch.tensor([loaded.tokenizer(text)["input_ids"]])
+    attention = model.layers[layer].self_attn
+    head_dim, groups = result.q.shape[0], model.config.num_attention_heads // model.config.num_key_value_heads
+    with torch.inference_mode():
+        hidden = loaded.model(input_ids=ids, output_hidden_states=True).hidden_states[layer]
+        normed = model.layers[layer].input_layernorm(hidden)
+        q0 = attention.q_proj(normed)[0].view(ids.shape[1], -1, head_dim)[:, head]
+        k0 = attention.k_proj(normed)[0].view(ids.shape[1], -1, head_dim)[:, head // groups]
+        positions = torch.arange(ids.shape[1])[None]
+        cos, sin = model.rotary_emb(hidden, positions)
+        q_rot, k_rot = apply_rotary_pos_emb(q0[None, None], k0[None, None], cos, sin)
+        shifted = model.rotary_emb(hidden, positions + 3)
+        q_far, k_far = apply_rotary_pos_emb(q0[None, None], k0[None, None], *shifted)
+    np.testing.assert_allclose(result.q_before, q0[-1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(result.keys_before, k0.numpy(), atol=1e-5)
+    np.testing.assert_allclose(result.q, q_rot[0, 0, -1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(result.keys, k_rot[0, 0].numpy(), atol=1e-5)
+    frequencies = attention.config.rope_parameters["rope_theta"] ** (-np.arange(0, head_dim, 2) / head_dim)
+    turned = np.angle(np.exp(1j * (ids.shape[1] - 1) * np.concatenate([frequencies, frequencies])))
+    np.testing.assert_allclose(result.query_angles, turned, atol=1e-4)
+    np.testing.assert_allclose(result.key_angles[0], 0, atol=1e-7)  # position 0 is not turned
+    scale = result.scaling
+    np.testing.assert_allclose(result.scores_unrotated, (k0 @ q0[-1]).numpy() * scale, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose((k_far[0, 0] @ q_far[0, 0, -1]).numpy() * scale, result.scores, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(result.scores, result.scores_unrotated, atol=1e-2)
+    assert qk_to_json(result)["rope"]["q_before"] == pytest.approx(result.q_before.tolist())
+
+
+def test_a_model_without_rope_has_no_rotation():
+    result = qk_vectors("mini-gpt", "The cat chases a mouse")
+    assert result.q_before is None and result.key_angles is None and qk_to_json(result)["rope"] is None

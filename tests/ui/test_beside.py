@@ -67,7 +67,9 @@ def test_text_b_is_drawn_as_the_tab_draws_it_for_text_b_and_hidden_when_empty(de
         if figure.elem_id in checked:
             continue
         checked.add(figure.elem_id)
-        a_fn = demo.fns[fn.trigger_after]
+        # A's view: the event with the same inputs (text B's box aside) that draws in the same tab.
+        a_fn = next(f for f in demo.fns.values() if f.inputs == fn.inputs[1:] and f is not fn
+                    and _tab_of(f.outputs[-1]) == _tab_of(figure))
         a_values = [TEXT_B if block is text else getattr(block, "value", None) for block in a_fn.inputs]
         a_answer = _run(demo, a_fn, a_values)
         values = [getattr(block, "value", None) for block in fn.inputs]

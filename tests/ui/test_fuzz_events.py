@@ -42,13 +42,15 @@ def _answer(demo, fn, inputs) -> str:
 def test_every_event_answers_a_result_or_a_clear_error(demo):
     rng = random.Random(0)
     outcomes: Counter = Counter()
-    for fn in demo.fns.values():
+    # Script-only steps (text B's "run it?" check) run in the page and have nothing on the server.
+    served = [fn for fn in demo.fns.values() if fn.fn is not None]
+    for fn in served:
         for _ in range(TRIALS):
             # Half the inputs keep the page's own value, so most calls get past the first check.
             inputs = [rng.choice(BAD) if rng.random() < 0.4 else getattr(block, "value", None) for block in fn.inputs]
             outcomes[_answer(demo, fn, inputs)] += 1
     assert outcomes["result"] > 0 and outcomes["clear error"] > 0
-    assert sum(outcomes.values()) == TRIALS * len(demo.fns)
+    assert sum(outcomes.values()) == TRIALS * len(served)
 
 
 @pytest.mark.parametrize("value", [None, "x", [1, 2], float("nan"), 10**30])

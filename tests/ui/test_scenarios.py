@@ -452,7 +452,7 @@ def _query_meets_key(values):
                         values["qk-query"])
     row = traces.run_trace(values["qk-model"], values["text"]).attention("decoder").attn[1, 2, result.query]
     np.testing.assert_allclose(result.weights, row, atol=1e-6)
-    *_, products, scores = qk_tab.run_qk(values["qk-model"], values["text"], values["qk-kind"], values["qk-layer"],
+    *_, products, scores, _rope = qk_tab.run_qk(values["qk-model"], values["text"], values["qk-kind"], values["qk-layer"],
                                           values["qk-head"], values["qk-query"])
     np.testing.assert_allclose(np.asarray(products.data[0].z, dtype=np.float32), result.products, atol=1e-6)
 

@@ -259,6 +259,21 @@ def test_qk_figures_carry_the_products_and_scores():
     assert "relative position bias" in scores.layout.title.text
 
 
+def test_rope_figure_carries_the_angles_and_both_scores_and_only_for_rope():
+    from models.qk import qk_vectors
+    from viz.lens import rope_figure
+
+    result = qk_vectors("mini-llama", "The cat chases a mouse", "decoder", 1, 0, 2)
+    fig = rope_figure(result)
+    angles, rotated, plain = fig.data
+    np.testing.assert_array_equal(np.asarray(angles.z, dtype=np.float32), result.key_angles)
+    for bars, values in ((rotated, result.scores), (plain, result.scores_unrotated)):
+        y = np.asarray(bars.y, dtype=np.float32)
+        np.testing.assert_array_equal(y[result.allowed], values[result.allowed])
+        assert np.isnan(y[~result.allowed]).all() and (~result.allowed).sum() == len(y) - 3  # causal: keys 0-2
+    assert rope_figure(qk_vectors("mini-gpt", "The cat chases a mouse")) is None
+
+
 def test_a_pipe_in_a_token_stays_inside_its_table_cell():
     from viz.tables import cell_text
 

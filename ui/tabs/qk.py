@@ -9,12 +9,12 @@ from models import qk, registry
 from models.architecture import dims
 from models.loading import get_model
 from ui.api import api_qk_vectors
-from ui.controls import RUNS, Number, Page, bound, head_controls, kinds_update
+from ui.controls import RUNS, Number, Page, bound, head_controls, kinds_update, shown
 from ui.beside import Beside
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, number, user_errors
-from viz.lens import qk_figures
+from viz.lens import qk_figures, rope_figure
 
 ID, LABEL = "qk", "Query & key"
 
@@ -31,7 +31,8 @@ def run_qk(model, text, kind, layer, head, query):
         layer, head = clamp(layer, layers - 1), clamp(head, size.heads - 1)
         result = qk.qk_vectors(model, text, kind, layer, head, number(query, "query"))
         products, scores = qk_figures(result)
-        return (kinds_update(kinds, kind), bound(result.layers, layer), bound(result.heads, head), products, scores)
+        return (kinds_update(kinds, kind), bound(result.layers, layer), bound(result.heads, head), products, scores,
+                shown(rope_figure(result)))
 
 
 def build(page: Page, tab: gr.Tab) -> None:
@@ -43,8 +44,9 @@ def build(page: Page, tab: gr.Tab) -> None:
     products = gr.Plot(label=L("q × k, dimension by dimension"), elem_id="qk-products")
     side = Beside(page, ID)
     scores = gr.Plot(label=L("Scores before softmax"), elem_id="qk-scores")
+    rope = gr.Plot(label=L("RoPE: the rotation"), elem_id="qk-rope", visible=False)
     ran = gr.on([go.click, page.on_run(ID).click, tab.select, model.input, kind.input, layer.release, head.release,
-                 query.submit], run_qk, [model, page.text, kind, layer, head, query], [kind, layer, head, products, scores],
+                 query.submit], run_qk, [model, page.text, kind, layer, head, query], [kind, layer, head, products, scores, rope],
                 api_name="qk_view", **RUNS, api_visibility="private")
     side.follow([ran], run_qk, [model, page.text, kind, layer, head, query], pick=3)
 
