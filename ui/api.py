@@ -18,6 +18,7 @@ from models.decoding import decode, decoding_to_json
 from models.kv_cache import cache_runs, cache_to_json, calculator_rows
 from models.masks import taxonomy, taxonomy_to_json
 from ui.controls import RUNS
+from ui.beside import text_b as second_text
 from ui.gpu import gpu
 from ui.i18n import in_language
 from ui import validation
@@ -198,7 +199,7 @@ def api_attention_pair(model: str, text: str, text_b: str, model_b: str = "", ki
     with user_errors():
         layer, head = number(layer, "layer"), number(head, "head")
         a = traces.run_trace(model, text)
-        b = traces.run_trace(text_or_empty(model_b) or model, text_or_empty(text_b).strip() or text)
+        b = traces.run_trace(text_or_empty(model_b) or model, second_text(text_b) or text)
         chosen = text_or_empty(kind) or a.kinds[-1]
         return analysis.pair_to_json(analysis.attention_pair(a, b, chosen, layer, head))
 

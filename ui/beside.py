@@ -11,7 +11,7 @@ Text B travels in links as `text-b` and in exports as the "b" half.
 A − B is drawn only where cell (i, j) is the same query and key on both sides: one head, the
 same tokens. Two texts on one model never have that (the same tokens would be the same text),
 so these views are side by side only; the difference lives in the Side by side tab, where one
-text runs on two models that share a tokenizer (difference_view, used there).
+text runs on two models that share a tokenizer.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from collections.abc import Callable, Sequence
 
 import gradio as gr
 
-from models import analysis
 from ui.controls import shown
 from ui.i18n import L
 from ui.validation import text_or_empty
-from viz.heatmap import difference_heatmap
 from viz.words import t
 
-SAME_TOKENS = "Same tokens on both sides: A − B below, red where A attends more."
 ONLY_BESIDE = ("Text B's view is below A's, side by side only: two texts have different tokens, so their cells are "
                "different pairs of tokens. For A − B of one head, run one text on two models in Side by side.")
 
@@ -35,16 +32,6 @@ ONLY_BESIDE = ("Text B's view is below A's, side by side only: two texts have di
 def text_b(value) -> str:
     """Text B as a request sent it: "" when it is missing, not a string, or only spaces."""
     return text_or_empty(value).strip()
-
-
-def difference_view(a, b, kind: str, layer: int, head: int, width: int | None = None):
-    """One head on two runs: (AttentionPair, the A − B figure or None, the note saying which)."""
-    result = analysis.attention_pair(a, b, kind, layer, head)
-    if result.difference is None:
-        return result, None, t(result.why_not)
-    where = t("layer {layer} · head {head}", layer=layer, head=head)
-    size = {} if width is None else {"width": width}
-    return result, difference_heatmap(a.attention(kind), result.difference, f"A − B · {where}", **size), t(SAME_TOKENS)
 
 
 def answer_of(updates: list):

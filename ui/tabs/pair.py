@@ -5,25 +5,35 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models import registry
+from models import analysis, registry
 from models import trace as traces
 from ui.api import api_attention_pair
-from ui.beside import difference_view
+from ui.beside import text_b as second_text
 from ui.controls import RUNS, Page, Radio, bound, index_slider, kind_choices, kind_classes, kinds_update, model_menu, shown
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, text_or_empty, user_errors
-from viz.heatmap import attention_heatmap
+from viz.heatmap import attention_heatmap, difference_heatmap
 from viz.words import t
 
 ID, LABEL = "pair", "Side by side"
+
+
+def difference_view(a, b, kind: str, layer: int, head: int, width: int | None = None):
+    """One head on two runs: (AttentionPair, the A − B figure or None, the note saying which)."""
+    result = analysis.attention_pair(a, b, kind, layer, head)
+    if result.difference is None:
+        return result, None, t(result.why_not)
+    where = t("layer {layer} · head {head}", layer=layer, head=head)
+    size = {} if width is None else {"width": width}
+    return result, difference_heatmap(a.attention(kind), result.difference, f"A − B · {where}", **size), t("Same tokens on both sides: A − B below, red where A attends more.")
 
 
 @gpu
 def run_pair(model, text, text_b, model_b, kind, layer, head):
     with user_errors():
         a = traces.run_trace(model, text)
-        b = traces.run_trace(text_or_empty(model_b) or model, text_or_empty(text_b).strip() or text)
+        b = traces.run_trace(text_or_empty(model_b) or model, second_text(text_b) or text)
         shared = [k for k in a.kinds if k in b.kinds]
         if not shared:
             raise ValueError(f"Side A ({a.model_name}) and side B ({b.model_name}) share no attention kind to compare.")
