@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 REQUEST_SECONDS_ENV = "TRIPTYCH_REQUEST_SECONDS"
+# One export's files: its JSON plus its packed arrays. 80 MB, as TRIPTYCH_MAX_BINARY_MB, so an
+# export carries what one packed API answer can (every layer of a 12 x 12 model at 512 tokens).
+EXPORT_MB_ENV, EXPORT_MB = "TRIPTYCH_EXPORT_MB", 80
 
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("triptych_deadline", default=None)
 
@@ -32,6 +35,12 @@ def setting(name: str, default: float, minimum: float = 1, kind=int):
 def flag(name: str) -> bool:
     """A switch from the environment: on for 1, true, yes or on (any case), off otherwise."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def export_limit() -> int:
+    """Bytes one export may hold: its JSON and packed arrays (its CSV is about as large as the
+    JSON, its NPZ smaller than the arrays)."""
+    return setting(EXPORT_MB_ENV, EXPORT_MB) * 2**20
 
 
 def request_seconds() -> float:

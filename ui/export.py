@@ -2,7 +2,7 @@
 
 Each tab says what its numbers are (its `numbers` function, mostly the API's answer for the
 view's controls); this module only writes them, bounded: one export at most EXPORT_MB
-(TRIPTYCH_EXPORT_MB) of JSON, and each export's folder deleted EXPORT_SECONDS after it was made
+(TRIPTYCH_EXPORT_MB) of JSON and packed arrays, and each export's folder deleted EXPORT_SECONDS after it was made
 (Gradio's served copies too: the page's Blocks has delete_cache with the same age).
 """
 
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from models.limits import setting
+from models.limits import export_limit
 from ui.beside import text_b
 from ui.gpu import gpu
 from ui.tabs import BY_ID, IDS
@@ -24,13 +24,7 @@ EXAMPLE_TEXT = "The cat chases a mouse"
 # The same sentence as the training grammar pairs it: what a page shown in Chinese opens on.
 EXAMPLE_TEXT_ZH = "猫追一只老鼠"
 EXPORT_SECONDS = 600
-EXPORT_MB_ENV, EXPORT_MB = "TRIPTYCH_EXPORT_MB", 64
 EXPORTS = Path(tempfile.gettempdir()) / "triptych-exports"
-
-
-def export_limit() -> int:
-    """Bytes of JSON one export may hold (its CSV is about as large, its NPZ smaller)."""
-    return setting(EXPORT_MB_ENV, EXPORT_MB) * 2**20
 
 
 def prune(folder: Path = EXPORTS, age: float = EXPORT_SECONDS, now: float | None = None) -> int:

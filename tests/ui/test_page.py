@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import mechanisms, loading
+from models import limits, mechanisms, loading
+from models.numeric import packed
 from models import trace as traces
 from ui import api, i18n, links
 from ui.export import EXAMPLE_TEXT, export_view
 from ui.page import SESSIONS, SESSIONS_ENV, build_demo, launch_settings
 from ui.tabs import IDS
-from viz.export import arrays, rows, write_exports
+from viz.export import JSON_BYTES_PER_NUMBER, arrays, encoding_for, rows, write_exports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,6 +100,47 @@ def test_exports_carry_the_numbers(tmp_path):
         np.testing.assert_array_equal(npz["nested.rank"], [[1, 2], [3, 4]])
         assert "tokens" not in npz
     assert len(rows(loaded)) == 2 + 8 + 1 + 4 + 1 and set(arrays(loaded)) == {"attentions", "nested.rank"}
+
+
+def test_packed_arrays_go_to_the_npz_in_their_dtype_and_count_towards_the_limit(tmp_path):
+    weights = np.random.default_rng(0).random((2, 3, 5, 5)).astype(np.float16)
+    data = {"tokens": ["a"], "encoder": {"attentions": packed(weights, "float16"), "mask": packed(np.eye(5), "uint8")}}
+    json_path, csv_path, npz_path = write_exports(data, tmp_path / "ok", "view")
+    loaded = json.loads(json_path.read_text(encoding="utf-8"))
+    assert loaded["encoder"]["attentions"] == {"npz": "encoder.attentions", "dtype": "float16", "shape": [2, 3, 5, 5]}
+    assert "encoder.attentions.npz,encoder.attentions" in csv_path.read_text(encoding="utf-8").splitlines()
+    with np.load(npz_path) as npz:
+        assert npz["encoder.attentions"].dtype == np.float16 and npz["encoder.mask"].dtype == np.uint8
+        np.testing.assert_array_equal(npz["encoder.attentions"], weights)
+        np.testing.assert_array_equal(npz["encoder.mask"], np.eye(5))
+    # 300 bytes of float16 and 25 of mask with a small JSON: a limit of 300 bytes refuses it.
+    with pytest.raises(ValueError, match="more than an export may hold"):
+        write_exports(data, tmp_path / "big", "view", 300)
+    assert not (tmp_path / "big").exists()
+    assert encoding_for(1000, 1000 * JSON_BYTES_PER_NUMBER) == "json"
+    assert encoding_for(1001, 1000 * JSON_BYTES_PER_NUMBER) == "float16"
+
+
+def test_an_attention_export_past_the_json_limit_is_packed_float16(demo, tmp_path, monkeypatch):
+    """Past what JSON lists can hold, the export carries every layer as float16 in the NPZ."""
+    text = " ".join(["the cat chases a mouse and the dog sleeps"] * 10)
+    expected = api.api_attention_data("mini-bert", text)
+    weights = np.asarray(expected["encoder"]["attentions"])
+    assert weights.size * JSON_BYTES_PER_NUMBER > 2**20  # the JSON form would not fit 1 MB
+    monkeypatch.setenv(limits.EXPORT_MB_ENV, "1")
+    linked = links.linked_components(demo)
+    values = [c.value for c in linked]
+    ids = [c.elem_id for c in linked]
+    values[ids.index("att-model")], values[ids.index("text")] = "mini-bert", text
+    paths = export_view("attention", linked, *values)
+    data = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
+    assert data["encoding"] == "float16" and data["tokens"] == expected["tokens"]
+    assert data["encoder"]["attentions"]["shape"] == list(weights.shape)
+    with np.load(paths[2]) as npz:
+        got = npz[data["encoder"]["attentions"]["npz"]]
+        assert got.dtype == np.float16
+        np.testing.assert_allclose(got, weights, atol=1e-3)
+        np.testing.assert_array_equal(npz["encoder.mask"], expected["encoder"]["mask"])
 
 
 def test_export_of_the_attention_view_equals_the_api(demo, tmp_path):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from models import limits
 from ui import export, server
 from ui.page import build_demo, launch_settings
 
@@ -99,7 +100,7 @@ def test_export_folders_are_pruned_by_age_and_an_export_has_a_size_limit(tmp_pat
     with pytest.raises(ValueError, match=r"take \d+ MB, more than an export may hold \(1 MB\)"):
         write_exports({"values": list(range(400_000))}, tmp_path / "big", "x", 2**20)
     assert not (tmp_path / "big").exists()
-    monkeypatch.setenv(export.EXPORT_MB_ENV, "3")
+    monkeypatch.setenv(limits.EXPORT_MB_ENV, "3")
     assert export.export_limit() == 3 * 2**20
 
 

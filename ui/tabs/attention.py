@@ -5,13 +5,15 @@ from __future__ import annotations
 import gradio as gr
 
 from models import registry
+from models import trace as traces
+from models.limits import export_limit
 from ui import kept
-from ui.api import api_attention_data
 from ui.beside import Beside
 from ui.controls import RUNS, Page, head_controls, head_view, kinds_update, shown_kind
 from ui.gpu import gpu
 from ui.i18n import L, explain
 from ui.validation import clamp, user_errors
+from viz.export import encoding_for
 from viz.overview import overview_figure, parse_pick
 
 ID, LABEL = "attention", "Attention"
@@ -94,4 +96,7 @@ def build(page: Page, tab: gr.Tab) -> None:
 
 
 def numbers(values: dict, text: str) -> dict:
-    return api_attention_data(values["att-model"], text)
+    """/attention_data's answer; packed float16 where its JSON lists would pass the export's limit."""
+    trace = traces.run_trace(values["att-model"], text)
+    weights = sum(a.attn.size for a in trace.attentions)
+    return traces.trace_to_json(trace, encoding=encoding_for(weights, export_limit()))
