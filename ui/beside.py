@@ -65,7 +65,11 @@ class Beside:
             if not second:
                 return answer_of([gr.update(visible=False)] * (len(self.notes) + 1))
             b_values = [*values[:at], second, *values[at + 1:]]
-            answer = handler(*b_values)
+            try:
+                answer = handler(*b_values)
+            except gr.Error as error:
+                # The handler's words are about "the text"; the toast must say it is B's.
+                raise gr.Error(t("Text B: {message}", message=error.message), title=error.title) from None
             figure = answer if pick is None else answer[pick]
             if isinstance(figure, dict):  # a handler's update ({"value": ..., "visible": ...})
                 figure = figure.get("value")

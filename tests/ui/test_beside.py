@@ -138,3 +138,12 @@ def test_side_by_side_takes_the_pages_text_b_and_an_empty_one_means_the_same_tex
     named = api.api_attention_pair("mini-llama", "The cat chases a mouse", "The cat chases a mouse", "mini-mixtral",
                                    "decoder", 1, 0)
     assert same == named and same["same_tokens"]
+
+
+def test_an_error_in_text_b_says_it_is_text_bs(demo):
+    fn = next(f for f in _b_events(demo) if f.outputs[-1].elem_id == "att-b")
+    values = [getattr(block, "value", None) for block in fn.inputs]
+    values[0] = "abc\ud800"  # a lone surrogate: refused with a message about the text
+    with pytest.raises(gr.Error) as refused:
+        _run(demo, fn, values)
+    assert refused.value.message.startswith("Text B: ") and "position 3" in refused.value.message
