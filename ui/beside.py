@@ -3,7 +3,7 @@
 The page has a second text box, "Text B". A tab puts a `Beside` where text B's figure should
 appear and names the handler and the output that draw its main figure. After each of A's
 events the same handler runs again with text B in place of the page's text, and B's figure is
-shown under A's (full width: the figures keep their projector size). The step is started in the
+shown under A's, as wide as A's. The step is started in the
 page (a script step after A's, no request): only when text B is given, or B's figure is still
 shown and must go, is B's relay clicked. So with text B empty a view is still one request.
 Text B travels in links as `text-b` and in exports as the "b" half.
@@ -43,13 +43,20 @@ class Beside:
     """Text B's place in one view: B's figure, and a note saying what can be compared (off in
     the Compare columns, where four notes would repeat each other)."""
 
-    def __init__(self, page, tab_id: str, name: str | None = None, note: bool = True):
+    def __init__(self, page, tab_id: str, name: str | None = None, note: bool = True, half: bool = False):
+        """`half`: for a main figure that takes half the row (Attention's head beside its mask),
+        B's figure takes the same half, under A's, with the note in the other half."""
         self.page = page
         self.enabled = page.text_b is not None
         if not self.enabled:
             return
         name = name or tab_id
         page.sides.add(tab_id)
+        if half:
+            with gr.Row():
+                self.figure = gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
+                self.notes = [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])]
+            return
         self.notes = [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])] if note else []
         self.figure = gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
 

@@ -108,7 +108,7 @@ def test_packed_arrays_go_to_the_npz_in_their_dtype_and_count_towards_the_limit(
     json_path, csv_path, npz_path = write_exports(data, tmp_path / "ok", "view")
     loaded = json.loads(json_path.read_text(encoding="utf-8"))
     assert loaded["encoder"]["attentions"] == {"npz": "encoder.attentions", "dtype": "float16", "shape": [2, 3, 5, 5]}
-    assert "encoder.attentions.npz,encoder.attentions" in csv_path.read_text(encoding="utf-8").splitlines()
+    assert "encoder.attentions.npz,,encoder.attentions" in csv_path.read_text(encoding="utf-8").splitlines()
     with np.load(npz_path) as npz:
         assert npz["encoder.attentions"].dtype == np.float16 and npz["encoder.mask"].dtype == np.uint8
         np.testing.assert_array_equal(npz["encoder.attentions"], weights)

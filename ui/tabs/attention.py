@@ -71,7 +71,7 @@ def build(page: Page, tab: gr.Tab) -> None:
     with gr.Row():
         attn_plot = gr.Plot(label=L("Attention of the selected head"), elem_id="att-heatmap")
         mask_plot = gr.Plot(label=L("Mask"), elem_id="att-mask")
-    side = Beside(page, ID, name="att")
+    side = Beside(page, ID, name="att", half=True)
     over = gr.Plot(label=L("All heads"), elem_id="overview")
     picked = gr.Textbox(elem_id="overview-pick", elem_classes=["relay"], show_label=False, container=False)
     open_pick = gr.Button("open", elem_id="overview-open", elem_classes=["relay"])
