@@ -194,15 +194,20 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
         raise ValueError("The rank tolerance must be a number between 0 and 1 (for example 1e-3).")
     rows = _valid(attn)
     keys = attn.mask.sum(axis=0) > 0
-    a = attn.attn[..., rows, :][..., keys].astype(np.float64)
+    stored = attn.attn  # (layers, heads, query, key) float32
+    # At 512 tokens each copy of the weights is 150-300 MB: copy only when padding must go.
+    if not rows.all() or not keys.all():
+        stored = stored[..., np.flatnonzero(rows)[:, None], np.flatnonzero(keys)]
+    square = stored.shape[-2] == stored.shape[-1]
+    # Zero in float32 is zero in float64: the triangle is read before the widening copy.
+    triangular = (np.triu(stored, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(stored.shape[:2], dtype=bool)
+    a = stored.astype(np.float64)
     s = np.linalg.svd(a, compute_uv=False)  # (layers, heads, k) descending
     rank = (s > tolerance * s[..., :1]).sum(-1)
     p = s / np.maximum(s.sum(-1, keepdims=True), 1e-300)
     effective = np.exp(numeric.entropy(p))
     k = min(a.shape[-2:])
     diagonal = a[..., np.arange(k), np.arange(k)]  # (layers, heads, k)
-    square = a.shape[-2] == a.shape[-1]
-    triangular = (np.triu(a, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(a.shape[:2], dtype=bool)
     # The exact test reads the stored weights themselves: a diagonal weight that underflowed to
     # 0 in float32 voids the argument, however positive the true softmax value was.
     exact = triangular & (diagonal > 0).all(-1)
