@@ -87,6 +87,24 @@ def test_rank_equals_numpy_matrix_rank(tolerance):
     assert report.effective_rank[0, 3] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_rank_reads_only_real_tokens_when_the_text_is_padded():
+    """A padded position (no query row allowed, no key allowed) is left out: the spectrum is the
+    real tokens' block, and a causal block is still found triangular."""
+    n, real = 7, 5
+    rng = np.random.default_rng(3)
+    mask = np.tril(np.ones((n, n), np.float32))
+    mask[real:, :] = 0
+    mask[:, real:] = 0
+    block = _rows(np.tril(rng.random((real, real)) + 0.1))
+    weights = np.zeros((1, 1, n, n), np.float32)
+    weights[0, 0, :real, :real] = block
+    report = analysis.attention_rank(AttentionSet("decoder", weights, mask, tuple("abcdefg"), tuple("abcdefg")), 1e-6)
+    stored = block.astype(np.float32).astype(np.float64)
+    assert report.shape == (real, real) and report.triangular[0, 0] and report.full_rank_exact[0, 0]
+    np.testing.assert_allclose(report.singular_values[0, 0], np.linalg.svd(stored, compute_uv=False), rtol=1e-12)
+    assert report.rank[0, 0] == np.linalg.matrix_rank(stored, rtol=1e-6)
+
+
 def test_causal_matrix_is_full_rank_until_its_diagonal_is_tiny():
     n = 8
     a = _rows(np.tril(np.ones((n, n))) + 2 * np.eye(n))  # lower triangular, diagonal well above 0
