@@ -12,16 +12,21 @@ the API and viz/ share one computation.
   det = prod a[i, i], so with every diagonal weight > 0 it is full rank without any tolerance.
 - Rollout and flow: Abnar and Zuidema 2020, "Quantifying Attention Flow in Transformers".
 
-Pure numpy and scipy (its maximum-flow solver); no torch.
+Pure numpy and scipy (its maximum-flow solver); no torch. threadpoolctl gives the SVD of many
+heads one BLAS thread per matrix (see singular_values).
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_flow
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from models import numeric
 from models.data import AttentionSet, Trace
@@ -186,6 +191,35 @@ def _labels(entropy, sink, previous, diagonal, nxt, block) -> tuple[np.ndarray, 
     return label.astype(str), score
 
 
+# Below this many weights in the stack (16 heads of 256 x 256) one call is as fast.
+_SPLIT_SVD = 2**20
+# threadpool_limits sets the BLAS thread count for the whole process and restores what it found:
+# two requests overlapping would restore each other's setting, so one split SVD runs at a time.
+_BLAS_LIMIT = threading.Lock()
+
+
+@cache
+def _blas_threads() -> int:
+    return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"], default=1)
+
+
+def singular_values(a: np.ndarray) -> np.ndarray:
+    """(..., min(m, n)) singular values, descending, of a stack of matrices (..., m, n).
+
+    LAPACK's SVD of one attention matrix gains little from BLAS threads (its bidiagonalisation
+    is matrix-vector work), so a large stack is split into as many parts as numpy's BLAS has
+    threads, each part on its own thread with one BLAS thread: the same cores, about twice as
+    fast on two (48 matrices of 512 x 512: 1.74 -> 0.92 s), and the same bits (each matrix goes
+    through the same LAPACK call)."""
+    flat = a.reshape(-1, *a.shape[-2:])
+    workers = min(len(flat), _blas_threads())
+    if workers < 2 or a.size < _SPLIT_SVD:
+        return np.linalg.svd(a, compute_uv=False)
+    with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda part: np.linalg.svd(part, compute_uv=False), np.array_split(flat, workers)))
+    return np.concatenate(parts).reshape(*a.shape[:-2], -1)
+
+
 def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     """Singular values, numerical rank (sigma > tolerance * sigma_max) and effective rank per head,
     the rank at float32 precision, and for triangular (causal) heads the exact argument."""
@@ -202,7 +236,7 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     # Zero in float32 is zero in float64: the triangle is read before the widening copy.
     triangular = (np.triu(stored, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(stored.shape[:2], dtype=bool)
     a = stored.astype(np.float64)
-    s = np.linalg.svd(a, compute_uv=False)  # (layers, heads, k) descending
+    s = singular_values(a)  # (layers, heads, k) descending
     rank = (s > tolerance * s[..., :1]).sum(-1)
     p = s / np.maximum(s.sum(-1, keepdims=True), 1e-300)
     effective = np.exp(numeric.entropy(p))

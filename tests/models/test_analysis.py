@@ -287,3 +287,17 @@ def test_flow_capacities_are_the_layered_graph_below_the_query():
             expected[l * n + i, (l - 1) * n + j] = np.floor(data["capacity"] * analysis.FLOW_SCALE)
     np.testing.assert_array_equal(built, expected)
     assert built[layers * n + position].sum() > 0 and not built[layers * n + (position + 1) % n].any()
+
+
+def test_the_split_svd_gives_numpys_bits_and_leaves_blas_as_it_was(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    before = [info["num_threads"] for info in threadpool_info()]
+    monkeypatch.setattr(analysis, "_blas_threads", lambda: 3)  # split even where the machine has one core
+    rng = np.random.default_rng(4)
+    stack = rng.random((2, 6, 300, 300))  # 1.08 M weights: past the size where the stack is split
+    assert stack.size >= analysis._SPLIT_SVD
+    np.testing.assert_array_equal(analysis.singular_values(stack), np.linalg.svd(stack, compute_uv=False))
+    small = stack[:1, :2, :40, :30]
+    np.testing.assert_array_equal(analysis.singular_values(small), np.linalg.svd(small, compute_uv=False))
+    assert [info["num_threads"] for info in threadpool_info()] == before
