@@ -204,7 +204,7 @@ def _blas_threads() -> int:
 
 
 def singular_values(a: np.ndarray) -> np.ndarray:
-    """(..., min(m, n)) singular values, descending, of a stack of matrices (..., m, n).
+    """(..., min(m, n)) singular values in float64, descending, of a stack of matrices (..., m, n).
 
     LAPACK's SVD of one attention matrix gains little from BLAS threads (its bidiagonalisation
     is matrix-vector work), so a large stack is split into as many parts as numpy's BLAS has
@@ -214,9 +214,11 @@ def singular_values(a: np.ndarray) -> np.ndarray:
     flat = a.reshape(-1, *a.shape[-2:])
     workers = min(len(flat), _blas_threads())
     if workers < 2 or a.size < _SPLIT_SVD:
-        return np.linalg.svd(a, compute_uv=False)
+        return np.linalg.svd(a.astype(np.float64), compute_uv=False)
+    # Each part is widened to float64 on its own thread: no float64 copy of the whole stack.
     with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda part: np.linalg.svd(part, compute_uv=False), np.array_split(flat, workers)))
+        parts = list(pool.map(lambda part: np.linalg.svd(part.astype(np.float64), compute_uv=False),
+                              np.array_split(flat, workers)))
     return np.concatenate(parts).reshape(*a.shape[:-2], -1)
 
 
@@ -233,24 +235,23 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     if not rows.all() or not keys.all():
         stored = stored[..., np.flatnonzero(rows)[:, None], np.flatnonzero(keys)]
     square = stored.shape[-2] == stored.shape[-1]
-    # Zero in float32 is zero in float64: the triangle is read before the widening copy.
+    # Zero in float32 is zero in float64: the triangle and the diagonal are read on the stored weights.
     triangular = (np.triu(stored, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(stored.shape[:2], dtype=bool)
-    a = stored.astype(np.float64)
-    s = singular_values(a)  # (layers, heads, k) descending
+    s = singular_values(stored)  # (layers, heads, k) descending
     rank = (s > tolerance * s[..., :1]).sum(-1)
     p = s / np.maximum(s.sum(-1, keepdims=True), 1e-300)
     effective = np.exp(numeric.entropy(p))
-    k = min(a.shape[-2:])
-    diagonal = a[..., np.arange(k), np.arange(k)]  # (layers, heads, k)
+    k = min(stored.shape[-2:])
+    diagonal = stored[..., np.arange(k), np.arange(k)].astype(np.float64)  # (layers, heads, k)
     # The exact test reads the stored weights themselves: a diagonal weight that underflowed to
     # 0 in float32 voids the argument, however positive the true softmax value was.
     exact = triangular & (diagonal > 0).all(-1)
     with np.errstate(divide="ignore"):
         log_det = np.where(triangular, np.log(diagonal).sum(-1), np.nan)
     # The weights arrive as float32: singular values below this are within their rounding.
-    float_tolerance = float(max(a.shape[-2:]) * np.finfo(np.float32).eps)
+    float_tolerance = float(max(stored.shape[-2:]) * np.finfo(np.float32).eps)
     float_rank = (s > float_tolerance * s[..., :1]).sum(-1)
-    return RankReport(attn.kind, tolerance, a.shape[-2:], s, rank.astype(np.int64), effective, diagonal.min(-1),
+    return RankReport(attn.kind, tolerance, stored.shape[-2:], s, rank.astype(np.int64), effective, diagonal.min(-1),
                       triangular, exact, log_det, float_tolerance, float_rank.astype(np.int64))
 
 
