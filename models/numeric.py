@@ -56,6 +56,13 @@ def packed(values: np.ndarray, dtype: str) -> dict:
             "base64": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
+def unpacked(value: dict) -> np.ndarray:
+    """A `packed` array read back (the byte order it names)."""
+    order = "<" if value.get("byteorder", "little") == "little" else ">"
+    return np.frombuffer(base64.b64decode(value["base64"]), np.dtype(value["dtype"]).newbyteorder(order)).reshape(
+        value["shape"])
+
+
 def encoded(values: np.ndarray, encoding: str):
     """`values` in the answer's encoding: jsonable lists, or packed bytes (NaN and infinities kept)."""
     return jsonable(values) if check_encoding(encoding) == "json" else packed(values, encoding)

@@ -10,12 +10,13 @@ float16 where JSON lists would be about 450 MB.
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 from pathlib import Path
 
 import numpy as np
+
+from models.numeric import unpacked
 
 # What a JSON weight costs in an export (7 significant digits and a separator), for choosing
 # between JSON lists and packed float16 before the numbers are written.
@@ -26,12 +27,6 @@ _PACKED = {"dtype", "shape", "base64"}
 def encoding_for(numbers: int, limit: int) -> str:
     """JSON lists while that many numbers fit `limit` bytes as JSON, packed float16 past it."""
     return "json" if numbers * JSON_BYTES_PER_NUMBER <= limit else "float16"
-
-
-def unpacked(value: dict) -> np.ndarray:
-    """A packed array (models.numeric.packed) read back."""
-    dtype = np.dtype(value["dtype"]).newbyteorder("<" if value.get("byteorder", "little") == "little" else ">")
-    return np.frombuffer(base64.b64decode(value["base64"]), dtype).reshape(value["shape"])
 
 
 def _plain(value, packed: dict | None = None, path: tuple = ()):
