@@ -12,24 +12,21 @@ the API and viz/ share one computation.
   det = prod a[i, i], so with every diagonal weight > 0 it is full rank without any tolerance.
 - Rollout and flow: Abnar and Zuidema 2020, "Quantifying Attention Flow in Transformers".
 
-Pure numpy and scipy (its maximum-flow solver); no torch. threadpoolctl gives the SVD of many
-heads one BLAS thread per matrix (see singular_values).
+Pure numpy and scipy (its maximum-flow solver); no torch.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_flow
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from models import numeric
+from models.spectra import singular_values
 from models.data import AttentionSet, Trace
+from models.results import AttentionPair
 from models.limits import check_time, setting
 
 LABELS = ("diagonal", "previous-token", "next-token", "sink", "block", "broad", "mixed")
@@ -191,37 +188,6 @@ def _labels(entropy, sink, previous, diagonal, nxt, block) -> tuple[np.ndarray, 
     return label.astype(str), score
 
 
-# Below this many weights in the stack (16 heads of 256 x 256) one call is as fast.
-_SPLIT_SVD = 2**20
-# threadpool_limits sets the BLAS thread count for the whole process and restores what it found:
-# two requests overlapping would restore each other's setting, so one split SVD runs at a time.
-_BLAS_LIMIT = threading.Lock()
-
-
-@cache
-def _blas_threads() -> int:
-    return max([info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"], default=1)
-
-
-def singular_values(a: np.ndarray) -> np.ndarray:
-    """(..., min(m, n)) singular values in float64, descending, of a stack of matrices (..., m, n).
-
-    LAPACK's SVD of one attention matrix gains little from BLAS threads (its bidiagonalisation
-    is matrix-vector work), so a large stack is split into as many parts as numpy's BLAS has
-    threads, each part on its own thread with one BLAS thread: the same cores, about twice as
-    fast on two (48 matrices of 512 x 512: 1.74 -> 0.92 s), and the same bits (each matrix goes
-    through the same LAPACK call)."""
-    flat = a.reshape(-1, *a.shape[-2:])
-    workers = min(len(flat), _blas_threads())
-    if workers < 2 or a.size < _SPLIT_SVD:
-        return np.linalg.svd(a.astype(np.float64), compute_uv=False)
-    # Each part is widened to float64 on its own thread: no float64 copy of the whole stack.
-    with _BLAS_LIMIT, threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda part: np.linalg.svd(part.astype(np.float64), compute_uv=False),
-                              np.array_split(flat, workers)))
-    return np.concatenate(parts).reshape(*a.shape[:-2], -1)
-
-
 def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
     """Singular values, numerical rank (sigma > tolerance * sigma_max) and effective rank per head,
     the rank at float32 precision, and for triangular (causal) heads the exact argument."""
@@ -230,10 +196,8 @@ def attention_rank(attn: AttentionSet, tolerance: float = 1e-3) -> RankReport:
         raise ValueError("The rank tolerance must be a number between 0 and 1 (for example 1e-3).")
     rows = _valid(attn)
     keys = attn.mask.sum(axis=0) > 0
-    stored = attn.attn  # (layers, heads, query, key) float32
-    # At 512 tokens each copy of the weights is 150-300 MB: copy only when padding must go.
-    if not rows.all() or not keys.all():
-        stored = stored[..., np.flatnonzero(rows)[:, None], np.flatnonzero(keys)]
+    # (layers, heads, query, key) float32. At 512 tokens a copy is 150-300 MB: only padding makes one.
+    stored = attn.attn if rows.all() and keys.all() else attn.attn[..., np.flatnonzero(rows)[:, None], np.flatnonzero(keys)]
     square = stored.shape[-2] == stored.shape[-1]
     # Zero in float32 is zero in float64: the triangle and the diagonal are read on the stored weights.
     triangular = (np.triu(stored, 1) == 0).all(axis=(-2, -1)) if square else np.zeros(stored.shape[:2], dtype=bool)
@@ -428,12 +392,9 @@ def importance_to_json(trace: Trace, result: Importance) -> dict:
             "notices": list(result.notices)}
 
 
-def attention_pair(a: Trace, b: Trace, kind: str, layer: int, head: int) -> "AttentionPair":
-    """One head of one attention kind on two runs (two texts, or one text on two models), and
-    their difference where it means something: the same tokens, so that cell (i, j) is the same
-    query and key on both sides."""
-    from models.results import AttentionPair
-
+def attention_pair(a: Trace, b: Trace, kind: str, layer: int, head: int) -> AttentionPair:
+    """One head of one attention kind on two runs (two texts, or one text on two models), and their
+    difference where it means something: the same tokens, so cell (i, j) is one query and key on both."""
     for side, trace in (("A", a), ("B", b)):
         if kind not in trace.kinds:
             raise ValueError(f"Side {side} ({trace.model_name}) has attention kinds {', '.join(trace.kinds)}; not {kind!r}.")

@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from models import analysis
+from models import analysis, spectra
 from models.data import AttentionSet
 
 
@@ -293,11 +293,11 @@ def test_the_split_svd_gives_numpys_bits_and_leaves_blas_as_it_was(monkeypatch):
     from threadpoolctl import threadpool_info
 
     before = [info["num_threads"] for info in threadpool_info()]
-    monkeypatch.setattr(analysis, "_blas_threads", lambda: 3)  # split even where the machine has one core
+    monkeypatch.setattr(spectra, "_blas_threads", lambda: 3)  # split even where the machine has one core
     rng = np.random.default_rng(4)
     stack = rng.random((2, 6, 300, 300))  # 1.08 M weights: past the size where the stack is split
-    assert stack.size >= analysis._SPLIT_SVD
-    np.testing.assert_array_equal(analysis.singular_values(stack), np.linalg.svd(stack, compute_uv=False))
+    assert stack.size >= spectra._SPLIT_SVD
+    np.testing.assert_array_equal(spectra.singular_values(stack), np.linalg.svd(stack, compute_uv=False))
     small = stack[:1, :2, :40, :30]
-    np.testing.assert_array_equal(analysis.singular_values(small), np.linalg.svd(small, compute_uv=False))
+    np.testing.assert_array_equal(spectra.singular_values(small), np.linalg.svd(small, compute_uv=False))
     assert [info["num_threads"] for info in threadpool_info()] == before
