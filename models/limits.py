@@ -3,6 +3,8 @@
 A forward pass cannot be interrupted, but every request is made of bounded pieces (at most
 TRIPTYCH_MAX_TOKENS tokens, 64 new tokens, 8 beams), so checking the clock between them stops a
 request within one piece of its limit. The limit is TRIPTYCH_REQUEST_SECONDS (default 30).
+Also the size one export may reach (TRIPTYCH_EXPORT_MB), read by the export and by the tabs that
+choose how their numbers travel.
 """
 
 from __future__ import annotations

@@ -52,13 +52,17 @@ class Beside:
             return
         name = name or tab_id
         page.sides.add(tab_id)
+        def figure():
+            return gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
+
+        def notes():
+            return [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])] if note else []
+
         if half:
             with gr.Row():
-                self.figure = gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
-                self.notes = [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])]
-            return
-        self.notes = [gr.Markdown(visible=False, elem_id=f"{name}-b-note", elem_classes=["beside-note"])] if note else []
-        self.figure = gr.Plot(label=L("Text B"), visible=False, elem_id=f"{name}-b")
+                self.figure, self.notes = figure(), notes()
+        else:
+            self.notes, self.figure = notes(), figure()
 
     def follow(self, events: Sequence, handler: Callable, inputs: list, pick: int | None = None) -> None:
         """After each of A's `events` (dependencies), run `handler` on `inputs` with text B in
