@@ -1,7 +1,8 @@
 """Training batches for each family, drawn at random from the generated corpus.
 
-Batches are `batch_size` examples drawn uniformly, padded to the longest (docs/decisions.md
-records why they are not grouped by length).
+The decoders' batches are `batch_size` examples drawn uniformly, padded to the longest. BERT's
+and T5's are grouped by length within a padded-token budget (`grouped`; docs/decisions.md has
+the measurements behind both choices).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random, tokens:
     if not tokens:
         while True:
             yield batch([draw() for _ in range(batch_size)])
-    yield from map(batch, budgeted(draw, batch_size, tokens, rng))
+    yield from map(batch, budgeted(draw, batch_size, tokens, rng, order=_coarse_source))
 
 
 # Batches drawn at once and grouped by length when batches have a token budget.
@@ -154,23 +155,31 @@ def _source_target(example: tuple) -> tuple[int, ...]:
     return len(example[0]), len(example[1])
 
 
+def _coarse_source(example: tuple) -> tuple[int, int]:
+    """Sources within 3 tokens of each other, then by target length: a third less target padding
+    than sorting on the exact source length (measured, docs/decisions.md)."""
+    return len(example[0]) // 3, len(example[1])
+
+
 def budgeted(draw: Callable[[], tuple], batch_size: int, tokens: int, rng: random.Random,
-             parts: Callable[[tuple], tuple[int, ...]] = _source_target) -> Iterator[list[tuple]]:
+             parts: Callable[[tuple], tuple[int, ...]] = _source_target,
+             order: Callable[[tuple], tuple[int, ...]] | None = None) -> Iterator[list[tuple]]:
     """Endless lists of examples from `draw`, POOL batches' worth at a time, grouped by length."""
     while True:
-        yield from grouped([draw() for _ in range(batch_size * POOL)], tokens, rng, parts)
+        yield from grouped([draw() for _ in range(batch_size * POOL)], tokens, rng, parts, order)
 
 
 def grouped(examples: list[tuple], tokens: int, rng: random.Random,
-            parts: Callable[[tuple], tuple[int, ...]] = _source_target) -> list[list[tuple]]:
+            parts: Callable[[tuple], tuple[int, ...]] = _source_target,
+            order: Callable[[tuple], tuple[int, ...]] | None = None) -> list[list[tuple]]:
     """Examples cut into batches of similar lengths, in random order. `parts` gives an example's
     padded sequences' lengths ((source, target) by default); a batch pads each to its longest and
-    holds at most `tokens` padded tokens in all.
+    holds at most `tokens` padded tokens in all. `order` sorts them (by default `parts`).
 
     A batch of long sentences holds fewer examples than one of short phrases, so every real token
     weighs about the same, as in a random batch, while padding falls from about half the tokens
     to a fifth (docs/decisions.md)."""
-    examples = sorted(examples, key=parts)
+    examples = sorted(examples, key=order or parts)
     out: list[list[tuple]] = []
     group: list[tuple] = []
     longest: tuple[int, ...] = ()

@@ -250,8 +250,7 @@ def evaluate(name: str, folder: Path | str | None = None, n: int = 1000, seed: i
 # Bars the committed checkpoints do not reach yet, with what they reach (docs/decisions.md). The
 # tests require every other bar and require these to be still short, so this list stays true.
 SHORTFALLS = {
-    ("mini-t5", "natural_chrf_zh_en"): "45 of 50",
-    ("mini-t5", "natural_chrf_en_zh"): "25 of 50",
+    ("mini-t5", "natural_chrf_en_zh"): "31 of 50",
 }
 
 

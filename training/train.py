@@ -114,6 +114,20 @@ def pretraining_loss(model: BertForPreTraining, batch: dict) -> torch.Tensor:
     return loss
 
 
+def seq2seq_loss(model: T5ForConditionalGeneration, batch: dict) -> torch.Tensor:
+    """T5ForConditionalGeneration's loss (cross-entropy of the labels given the source), with the
+    head over the vocabulary run on the real target positions only: it is more than half of
+    the model's compute, and a third of a batch's target positions are padding."""
+    labels = batch["labels"]
+    encoded = model.encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    decoded = model.decoder(input_ids=model._shift_right(labels), encoder_hidden_states=encoded,
+                            encoder_attention_mask=batch["attention_mask"], use_cache=False).last_hidden_state
+    if model.config.scale_decoder_outputs:
+        decoded = decoded * model.model_dim ** -0.5
+    chosen = labels != -100
+    return torch.nn.functional.cross_entropy(model.lm_head(decoded[chosen]), labels[chosen])
+
+
 def lr_factor(steps: int) -> Callable[[int], float]:
     """Linear warmup over 5 % of the steps, then a cosine down to 5 % of the peak (not to 0 as
     transformers' get_cosine_schedule_with_warmup does: the committed checkpoints were trained
@@ -127,6 +141,13 @@ def lr_factor(steps: int) -> Callable[[int], float]:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def _model_loss(model, batch: dict) -> torch.Tensor:
+    return model(**batch).loss
+
+
+LOSSES = {"encoder": pretraining_loss, "encoder-decoder": seq2seq_loss}
 
 
 def training_data(recipe: Recipe, seed: int):
@@ -175,7 +196,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
     bar = tqdm(range(steps), desc=name, disable=not progress, mininterval=1.0)
     for _ in bar:
         batch = next(data)
-        loss = pretraining_loss(model, batch) if recipe.family == "encoder" else model(**batch).loss
+        loss = LOSSES.get(recipe.family, _model_loss)(model, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

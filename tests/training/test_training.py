@@ -176,3 +176,35 @@ def test_t5_batches_with_a_token_budget_fill_it_with_more_examples():
     plain = next(fixed)
     assert len(plain["input_ids"]) == 64
     assert min(sizes) < max(sizes) and np.mean(real) > 0.7
+
+
+def test_the_t5_loss_on_real_targets_equals_the_models_own():
+    from training import build_tokenizers, corpus
+
+    pairs, stories = corpus.pairs(600, 0), corpus.stories(10, 0)
+    tok = build_tokenizers.build_sentencepiece_unigram(batches.tokenizer_texts(pairs, stories), 600)
+    torch.manual_seed(0)
+    model = train.build_model("mini-t5", tok, width=32)
+    data = batches.t5_batches(tok, pairs, stories, 64, random.Random(0), tokens=1200)
+    for _ in range(3):
+        batch = next(data)
+        assert (batch["labels"] == -100).any()  # padded targets, which the head now skips
+        ours = train.seq2seq_loss(model, batch)
+        assert torch.allclose(ours, model(**batch).loss, atol=1e-5)
+        ours.backward()
+    assert model.lm_head.weight.grad is not None and model.lm_head.weight.grad.abs().sum() > 0
+
+
+def test_t5_batches_sorted_on_coarse_sources_pad_fewer_targets():
+    rng = random.Random(0)
+    # Two tasks whose targets differ in length at the same source length, as zh->en and en->zh do.
+    examples = [([1] * n, [2] * (n * 2 if rng.random() < 0.5 else max(1, n // 2))) for n in
+                (rng.randint(2, 30) for _ in range(2000))]
+
+    def target_padding(groups):
+        return sum(len(g) * max(len(t) for _, t in g) - sum(len(t) for _, t in g) for g in groups)
+
+    exact = batches.grouped(examples, 600, random.Random(1))
+    coarse = batches.grouped(examples, 600, random.Random(1), order=batches._coarse_source)
+    assert sorted(map(str, sum(coarse, []))) == sorted(map(str, examples))
+    assert target_padding(coarse) < 0.8 * target_padding(exact)
