@@ -28,17 +28,18 @@ def _punctuate(pair: Pair) -> Pair:
                 Sentence(pair.en.text + ".", "en", pair.en.template, pair.en.determined))
 
 
-def pairs(n: int, seed: int = 0) -> list[Pair]:
+def pairs(n: int, seed: int = 0, varied: bool = False) -> list[Pair]:
     """n parallel sentence pairs, the same for the same seed.
 
     One-to-one across the whole list (a sentence always has the same translation), and never a
-    sentence of the held-out natural set that `python -m training.evaluate` measures.
+    sentence of the held-out natural set that `python -m training.evaluate` measures. `varied`
+    adds the open frames whose sentences do not start with their subject (lexicon.OpenGrammar.VARIED).
     """
     # Imported here: training.lexicon builds on the grammar this module imports.
     from training import lexicon
 
     grammar = Grammar(seed)
-    open_grammar = lexicon.OpenGrammar(grammar)
+    open_grammar = lexicon.OpenGrammar(grammar, varied)
     held = {s for pair in lexicon.held_out() for s in pair}
     zh_of: dict[str, str] = {}
     en_of: dict[str, str] = {}

@@ -59,9 +59,9 @@ CEILINGS = {
 
 
 @functools.lru_cache(maxsize=4)
-def _training_texts(n_pairs: int, n_stories: int, seed: int) -> frozenset[str]:
+def _training_texts(n_pairs: int, n_stories: int, seed: int, varied: bool) -> frozenset[str]:
     texts = set()
-    for p in corpus.pairs(n_pairs, seed):
+    for p in corpus.pairs(n_pairs, seed, varied):
         texts.update((p.zh.text, p.en.text))
     for first, second in corpus.stories(n_stories, seed):
         texts.update((first.zh.text, first.en.text, second.zh.text, second.en.text))
@@ -69,13 +69,13 @@ def _training_texts(n_pairs: int, n_stories: int, seed: int) -> frozenset[str]:
 
 
 def held_out_pairs(name: str, n: int, seed: int = 0) -> list[Pair]:
-    """n generated pairs, neither side of which occurs in `name`'s training data."""
+    """n generated pairs, from the generator of `name`'s training data but none of its sentences."""
     recipe = RECIPES[name]
-    seen = _training_texts(recipe.pairs, recipe.stories, seed)
+    seen = _training_texts(recipe.pairs, recipe.stories, seed, recipe.varied)
     out: list[Pair] = []
     batch = 0
     while len(out) < n:
-        for p in corpus.pairs(4 * n, seed + HELD_OUT_SEED_OFFSET + batch):
+        for p in corpus.pairs(4 * n, seed + HELD_OUT_SEED_OFFSET + batch, recipe.varied):
             if p.zh.text not in seen and p.en.text not in seen:
                 out.append(p)
         batch += 1
@@ -250,7 +250,7 @@ def evaluate(name: str, folder: Path | str | None = None, n: int = 1000, seed: i
 # Bars the committed checkpoints do not reach yet, with what they reach (docs/decisions.md). The
 # tests require every other bar and require these to be still short, so this list stays true.
 SHORTFALLS = {
-    ("mini-t5", "natural_chrf_en_zh"): "31 of 50",
+    ("mini-t5", "natural_chrf_en_zh"): "33 of 50",
 }
 
 
@@ -311,7 +311,9 @@ def render_card(folder: Path, summary: dict, metrics: dict, n: int = 1000) -> No
         "phrases and relative clauses, pronouns, forced function words, time expressions, "
         "的-modifiers, adjective phrases (about 45 % of the pairs);",
         "- `training/lexicon.py` over `training/data/`: everyday frames (actions in four tenses, "
-        "negation, descriptions, comparisons, there is, identity, wants and abilities, questions) "
+        "negation, descriptions, comparisons, there is, identity, wants and abilities, questions"
+        + ("; for this model also sentences that start with a time, a generic subject, a request or "
+           "a modal question" if recipe.varied else "") + ") "
         f"over a hand-written lexicon of {_lexicon_line()} (everyday, classroom and AI-course "
         "sentences, and sentences using the rarer common hanzi); about 55 % of the pairs.",
         "- The tokenizer holds the 3,755 level-1 characters of GB 2312 (enumerated with Python's "

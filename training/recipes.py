@@ -25,6 +25,7 @@ class Recipe:
     pairs: int = 300_000
     stories: int = 40_000
     tokens: int | None = None  # a padded-token budget per batch instead of batch_size examples (T5)
+    varied: bool = False  # corpus.pairs(varied=...): sentences that do not start with their subject
 
 
 # Vocabulary sizes hold the 3,755 common hanzi (training/build_tokenizers.py) plus about as many
@@ -41,7 +42,7 @@ RECIPES = {
     # length within 3,200 padded tokens (about 100 examples) than from 64 random examples. Its loss
     # skips the padded targets, so 7,000 steps take the time 5,500 took (docs/decisions.md).
     "mini-t5": Recipe("mini-t5", "encoder-decoder", build_tokenizers.build_sentencepiece_unigram, 8000, 7000, 64, 3e-3,
-                      width=128, tokens=3200),
+                      width=128, tokens=3200, varied=True),
     # Eight experts of 1.5x the width hold most of the parameters: width 128 keeps the file under 10 MB.
     "mini-mixtral": Recipe("mini-mixtral", "decoder", build_tokenizers.build_byte_fallback_bpe, 8000, 2500, 64, 1e-3,
                            width=128),

@@ -151,7 +151,7 @@ LOSSES = {"encoder": pretraining_loss, "encoder-decoder": seq2seq_loss}
 
 
 def training_data(recipe: Recipe, seed: int):
-    return corpus.pairs(recipe.pairs, seed), corpus.stories(recipe.stories, seed)
+    return corpus.pairs(recipe.pairs, seed, recipe.varied), corpus.stories(recipe.stories, seed)
 
 
 def frozen_tokenizer(folder: Path | None):

@@ -1,6 +1,7 @@
 """The natural held-out measures: chrF as sacrebleu computes it, the language test, and the
 held-out sentences kept out of the training corpus."""
 
+import collections
 import random
 
 import pytest
@@ -69,6 +70,28 @@ def test_open_frames_render_every_frame_in_both_languages():
         assert pair.zh.lang == "zh" and pair.en.lang == "en"
         assert natural.language(pair.zh.text) in ("zh", "") and natural.language(pair.en.text) == "en", pair
     assert seen == set(lexicon.OpenGrammar.FRAMES)
+
+
+def test_varied_frames_do_not_start_with_their_subject():
+    frames = lexicon.OpenGrammar(grammar.Grammar(5), varied=True)
+    seen = collections.defaultdict(list)
+    for _ in range(6000):
+        pair = frames.pair()
+        seen[pair.en.template].append(pair)
+    assert set(seen) == set(lexicon.OpenGrammar.FRAMES) | set(lexicon.OpenGrammar.VARIED)
+    times = {en: zh for en, zh, _ in lexicon.FRONTED_TIMES}
+    for p in seen["fronted"]:
+        time = next(t for t in sorted(times, key=len, reverse=True) if p.en.text.lower().startswith(t))
+        assert p.zh.text.startswith(times[time]), p
+    for p in seen["generic"]:
+        assert p.en.text.split()[0].lower() not in ("the", "a", "an", "this", "these", "my"), p
+        assert " is " in p.en.text or " are " in p.en.text, p
+        assert p.zh.text[0] not in "这那一我你他她", p
+    assert {p.en.text.split()[0] for p in seen["request"]} == {"Please", "Let"}
+    assert all(p.en.text.endswith("?") and p.zh.text.endswith("吗？") for p in seen["modal_question"])
+    for p in seen["request"]:
+        assert p.zh.text.startswith("请") == p.en.text.startswith("Please"), p
+        assert p.zh.text.endswith("吧") == p.en.text.startswith("Let"), p
 
 
 def test_lexicon_is_large_and_one_to_one():
