@@ -33,13 +33,14 @@ def pairs(n: int, seed: int = 0, varied: bool = False) -> list[Pair]:
 
     One-to-one across the whole list (a sentence always has the same translation), and never a
     sentence of the held-out natural set that `python -m training.evaluate` measures. `varied`
-    adds the open frames whose sentences do not start with their subject (lexicon.OpenGrammar.VARIED).
+    adds the open frames whose sentences do not start with their subject (training/varied.py).
     """
     # Imported here: training.lexicon builds on the grammar this module imports.
     from training import lexicon
+    from training.varied import VariedGrammar
 
     grammar = Grammar(seed)
-    open_grammar = lexicon.OpenGrammar(grammar, varied)
+    open_grammar = (VariedGrammar if varied else lexicon.OpenGrammar)(grammar)
     held = {s for pair in lexicon.held_out() for s in pair}
     zh_of: dict[str, str] = {}
     en_of: dict[str, str] = {}

@@ -15,10 +15,8 @@ Frames, each one meaning rendered in both languages:
 - "There are three books on the table" / "桌子上有三本书";
 - "My mother is a doctor" / "我的妈妈是医生", "X works in the hospital" / "X在医院工作";
 - wants and abilities: "I want to buy a new phone" / "我想买一部新手机", "She can swim" / "她会游泳";
-- questions: "Do you like tea?" / "你喜欢茶吗？", "Where is the station?" / "车站在哪里？";
-- and, only in corpora that ask for them (mini-t5's), sentences that do not start with their
-  subject: "Today we learn the method" / "今天我们学习方法", "Neural networks are very useful" /
-  "神经网络很有用", "Please close the door" / "请关上门", "Can you open the window?" / "你能打开窗户吗？".
+- questions: "Do you like tea?" / "你喜欢茶吗？", "Where is the station?" / "车站在哪里？".
+training/varied.py adds frames that do not start with their subject (mini-t5's corpus only).
 
 The lexicon and phrasebooks were written for this project (docs/decisions.md, the model cards);
 the files are read once per process. training/data/held_out.json holds the natural sentences
@@ -55,11 +53,6 @@ TIME_WORDS = [("every day", "每天", "present"), ("every morning", "每天早�
               ("tonight", "今天晚上", "future"), ("now", "现在", "progressive")]
 
 FREQUENCY_ADVERBS = ("often", "usually", "sometimes")  # before the English verb, not at the end
-
-# Times that start a sentence in both languages ("Today we ...", "今天我们..."), with "today",
-# which the sentence-final times leave out.
-FRONTED_TIMES = [t for t in TIME_WORDS if t[0] not in FREQUENCY_ADVERBS] + [
-    ("today", "今天", "present"), ("today", "今天", "past"), ("this afternoon", "今天下午", "future")]
 
 
 @dataclass(frozen=True)
@@ -149,17 +142,8 @@ class OpenGrammar:
 
     FRAMES = ("action", "describe", "compare", "there_is", "identity", "wants", "question", "phrase")
     WEIGHTS = (6, 3, 2, 2, 2, 3, 2, 6)
-    # Sentences that do not start with their subject, which typed text often does: a fronted
-    # time ("Today we ..."), a generic subject ("Neural networks are ..."), a request ("Please
-    # ...", "Let us ..."), a modal question ("Can you ...?"). Only corpora asked for them draw
-    # these, so the corpus of every other checkpoint stays the one it was trained on.
-    VARIED = ("fronted", "generic", "request", "modal_question")
-    VARIED_WEIGHTS = (3, 2, 2, 2)
-
-    def __init__(self, grammar, varied: bool = False):
+    def __init__(self, grammar):
         self.g = grammar
-        self.frames = self.FRAMES + self.VARIED if varied else self.FRAMES
-        self.weights = self.WEIGHTS + self.VARIED_WEIGHTS if varied else self.WEIGHTS
         # Uniform, not Zipf: with a thousand nouns a Zipf tail would leave most of them too rare to learn.
         self.pick = grammar.rng.choice
         self.lex = lexicon()
@@ -270,14 +254,15 @@ class OpenGrammar:
     def _builders(frame: str):
         return _Builder("en", frame), _Builder("zh", frame)
 
-    def action(self, fronted: bool = False):
-        """'My teacher bought a new computer yesterday' / '我的老师昨天买了一台新电脑'; fronted:
-        'Today we learn the method' / '今天我们学习方法' (the time before the subject in both)."""
+    def action(self, fronted: tuple | None = None):
+        """'My teacher bought a new computer yesterday' / '我的老师昨天买了一台新电脑'. With times to
+        front (training/varied.py), one of them before the subject in both languages:
+        'Today we learn the method' / '今天我们学习方法'."""
         s_en, s_zh, person, number = self.subject()
         transitive = self.g.chance(0.8) or not self.intransitive
         verb = self.pick(self.transitive if transitive else self.intransitive)
         if fronted:
-            time = self.pick(FRONTED_TIMES)
+            time = self.pick(fronted)
         else:
             time = self.pick(TIME_WORDS) if self.g.chance(0.55) else None
         tense = time[2] if time else ("progressive" if self.g.chance(0.2) else "present")
@@ -309,57 +294,6 @@ class OpenGrammar:
             zh.add(o_zh)
         if time and not before and not fronted:
             en.add(time[0])
-        return en.build(), zh.build()
-
-    def fronted(self):
-        return self.action(fronted=True)
-
-    def generic(self):
-        """A kind in general as the subject, bare in both languages: 'Neural networks are very
-        useful' / '神经网络很有用', 'Data is really important' / '数据真重要'."""
-        noun = self.pick(self.things + self.places)
-        a = self._adjective_for(noun, gradable=True)
-        if a is None:
-            return self.describe()
-        n_en, be = (noun.en, "is") if noun.pl is None else (noun.pl, "are")
-        return self._graded("generic", n_en, noun.zh, be, a)
-
-    def request(self):
-        """'Please close the door' / '请关上门'; 'Let us eat the apples together' / '我们一起吃那些苹果吧'."""
-        verb = self.pick(self.transitive)
-        o_en, o_zh = self._object(verb)
-        en, zh = self._builders("request")
-        roll = self.g.rng.random()
-        if roll < 0.5:
-            en.add(f"please {verb.en}").add(o_en)
-            zh.add(f"请{verb.zh}").add(o_zh)
-        elif roll < 0.75:
-            en.add(f"let us {verb.en}").add(o_en)
-            zh.add(f"我们{verb.zh}").add(o_zh + "吧")
-        else:
-            en.add(f"let us {verb.en}").add(o_en).add("together")
-            zh.add(f"我们一起{verb.zh}").add(o_zh + "吧")
-        return en.build(), zh.build()
-
-    def modal_question(self):
-        """'Can you open the window?' / '你能打开窗户吗？'; 'Will they buy a car tomorrow?' /
-        '他们明天会买一辆车吗？'; 'Should we ...?' / '我们应该...吗？'."""
-        verb = self.pick(self.transitive)
-        who = self.pick(SUBJECT_PRONOUNS)
-        who_en = who[0]
-        o_en, o_zh = self._object(verb)
-        en, zh = self._builders("modal_question")
-        roll = self.g.rng.random()
-        if roll < 0.4:
-            en.add(f"can {who_en} {verb.en}").add(o_en + "?")
-            zh.add(f"{who[1]}能{verb.zh}").add(o_zh + "吗？")
-        elif roll < 0.75:
-            time = self.pick([t for t in FRONTED_TIMES if t[2] == "future"])
-            en.add(f"will {who_en} {verb.en}").add(o_en).add(time[0] + "?")
-            zh.add(f"{who[1]}{time[1]}会{verb.zh}").add(o_zh + "吗？")
-        else:
-            en.add(f"should {who_en} {verb.en}").add(o_en + "?")
-            zh.add(f"{who[1]}应该{verb.zh}").add(o_zh + "吗？")
         return en.build(), zh.build()
 
     def describe(self):
@@ -481,6 +415,6 @@ class OpenGrammar:
     def pair(self):
         if not self.lex.nouns:
             return None
-        frame = self.g.rng.choices(self.frames, weights=self.weights)[0]
+        frame = self.g.rng.choices(self.FRAMES, weights=self.WEIGHTS)[0]
         en, zh = getattr(self, frame)()
         return Pair(zh, en)

@@ -10,11 +10,14 @@ from models.attribution import attribute, attribution_to_json
 from models.loading import get_model
 
 
-@pytest.mark.parametrize("key, text", [("mini-gpt", "我喜欢吃苹果，他喜欢吃"), ("mini-llama", "I like eating"),
-                                       ("mini-bert", "The cat [MASK] on the mat."),
-                                       ("mini-t5", "translate Chinese to English: 我喜欢机器学习")])
-def test_integrated_gradients_are_complete(key, text):
-    result = attribute(key, text, steps=64)
+# T5's feed-forward layers are ReLU: the path from the baseline has kinks, and the midpoint rule
+# needs more points to reach 2 % (measured on mini-t5: gap 2.7 % at 64 steps, 0.9 % at 128,
+# 0.14 % at 256). The smooth GELU / SiLU models reach it at 64.
+@pytest.mark.parametrize("key, text, steps", [("mini-gpt", "我喜欢吃苹果，他喜欢吃", 64), ("mini-llama", "I like eating", 64),
+                                              ("mini-bert", "The cat [MASK] on the mat.", 64),
+                                              ("mini-t5", "translate Chinese to English: 我喜欢机器学习", 256)])
+def test_integrated_gradients_are_complete(key, text, steps):
+    result = attribute(key, text, steps=steps)
     total = result.value - result.baseline_value
     assert abs(total) > 0.5  # the baseline is far from the input: the check is not trivial
     assert abs(result.completeness_gap) <= 0.02 * abs(total)

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from training import corpus, grammar, lexicon, vocabulary
+from training import corpus, grammar, lexicon, varied, vocabulary
 
 LECTURE_ZH = ["我喜欢吃苹果", "我很喜欢吃苹果", "我喜欢机器学习", "今天天气真好，我想去公园散步"]
 LECTURE_EN = ["I love machine learning", "The cat chases a mouse", "I like eating apples"]
@@ -20,16 +20,16 @@ def test_same_seed_same_corpus_other_seed_other_corpus():
     assert corpus.stories(50, seed=5) == corpus.stories(50, seed=5)
 
 
-@pytest.mark.parametrize("varied, digest", [
+@pytest.mark.parametrize("is_varied, digest", [
     (False, "a8a38249055f99794964ae2894371e23a4e5be6d9c2041e8d6696bd0e861164f"),
     (True, "3e6623d3d9e6960b5d8d40dcc35804a21dc4c237183556f49375ee902d768e71"),
 ])
-def test_the_corpus_of_the_committed_checkpoints_is_unchanged(varied, digest):
+def test_the_corpus_of_the_committed_checkpoints_is_unchanged(is_varied, digest):
     """mini-bert, mini-gpt, mini-llama and mini-mixtral were trained on corpus.pairs(varied=False),
     mini-t5 on varied=True: a change to what either draws makes those checkpoints irreproducible
     until they are retrained (then take the new digest). The first was taken before the varied
     frames were added (docs/decisions.md)."""
-    text = "\n".join(f"{p.zh.text}\t{p.en.text}" for p in corpus.pairs(5000, seed=0, varied=varied))
+    text = "\n".join(f"{p.zh.text}\t{p.en.text}" for p in corpus.pairs(5000, seed=0, varied=is_varied))
     assert hashlib.sha256(text.encode()).hexdigest() == digest
 
 
@@ -38,9 +38,9 @@ def test_lexicon_has_thousands_of_words_per_language():
     assert size["en"] >= 3000 and size["zh"] >= 2000
 
 
-@pytest.mark.parametrize("varied", [False, True])  # the corpus of every checkpoint, of mini-t5
-def test_lecture_examples_are_ordinary_members(varied):
-    big = corpus.pairs(300_000, seed=0, varied=varied)
+@pytest.mark.parametrize("is_varied", [False, True])  # the corpus of every checkpoint, of mini-t5
+def test_lecture_examples_are_ordinary_members(is_varied):
+    big = corpus.pairs(300_000, seed=0, varied=is_varied)
     zh = {p.zh.text for p in big}
     en = {p.en.text for p in big}
     assert all(s in zh for s in LECTURE_ZH)
@@ -73,9 +73,9 @@ def test_every_template_and_both_languages_occur(sample):
 
 def test_varied_corpus_adds_its_frames_and_draws_the_rest_as_before(sample, varied_sample):
     templates = collections.Counter(p.en.template for p in varied_sample)
-    varied = set(lexicon.OpenGrammar.VARIED)
-    assert set(templates) == set(grammar.Grammar.TEMPLATES) | set(lexicon.OpenGrammar.FRAMES) | varied
-    share = sum(templates[t] for t in varied) / len(varied_sample)
+    added = set(varied.VariedGrammar.ADDED)
+    assert set(templates) == set(grammar.Grammar.TEMPLATES) | set(lexicon.OpenGrammar.FRAMES) | added
+    share = sum(templates[t] for t in added) / len(varied_sample)
     assert 0.1 < share < 0.2, share
     # The grammar's pairs (drawn from the same stream until an open pair is asked for) are the
     # same kinds of sentences at the same rate: only the open half changed.

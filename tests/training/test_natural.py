@@ -7,7 +7,7 @@ import random
 import pytest
 import sacrebleu
 
-from training import corpus, grammar, lexicon, natural
+from training import corpus, grammar, lexicon, natural, varied
 
 
 def _noisy(text: str, rng: random.Random) -> str:
@@ -73,13 +73,13 @@ def test_open_frames_render_every_frame_in_both_languages():
 
 
 def test_varied_frames_do_not_start_with_their_subject():
-    frames = lexicon.OpenGrammar(grammar.Grammar(5), varied=True)
+    frames = varied.VariedGrammar(grammar.Grammar(5))
     seen = collections.defaultdict(list)
     for _ in range(6000):
         pair = frames.pair()
         seen[pair.en.template].append(pair)
-    assert set(seen) == set(lexicon.OpenGrammar.FRAMES) | set(lexicon.OpenGrammar.VARIED)
-    times = {en: zh for en, zh, _ in lexicon.FRONTED_TIMES}
+    assert set(seen) == set(lexicon.OpenGrammar.FRAMES) | set(varied.VariedGrammar.ADDED)
+    times = {en: zh for en, zh, _ in varied.FRONTED_TIMES}
     for p in seen["fronted"]:
         time = next(t for t in sorted(times, key=len, reverse=True) if p.en.text.lower().startswith(t))
         assert p.zh.text.startswith(times[time]), p
