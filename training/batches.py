@@ -27,6 +27,16 @@ def tokenizer_texts(pairs, stories) -> list[str]:
     return texts
 
 
+def read_texts(family: str, pairs, stories) -> list[str]:
+    """What a model of `family` reads in training, each sentence once, for its token counts: T5
+    its sources with their task prefixes and its targets (the prefix's ':' is in every source,
+    and rare in the sentences themselves); the others the sentences of the pairs and stories."""
+    if family == "encoder-decoder":
+        return ([ZH_TO_EN + p.zh.text for p in pairs] + [EN_TO_ZH + p.en.text for p in pairs]
+                + [p.zh.text for p in pairs] + [p.en.text for p in pairs])
+    return tokenizer_texts(pairs, stories)
+
+
 def _encode(tok, texts: list[str]) -> list[list[int]]:
     return tok(texts, add_special_tokens=False, truncation=True, max_length=MAX_LEN)["input_ids"]
 

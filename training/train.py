@@ -50,7 +50,7 @@ from transformers import (
 from models import familiarity
 from models.registry import ASSETS
 from training import corpus
-from training.batches import batches, tokenizer_texts
+from training.batches import batches, read_texts, tokenizer_texts
 from training.recipes import EXPERTS, EXPERTS_PER_TOKEN, HEADS, LAYERS, RECIPES, Recipe
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def train(name: str, out_dir: Path | None = None, seed: int = 0, steps: int | No
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}", refresh=False)
     model.eval()
-    counts = token_counts(tok, tokenizer_texts(pairs, stories))
+    counts = token_counts(tok, read_texts(recipe.family, pairs, stories))
     if getattr(model.config, "output_router_logits", False):
         # Training needs the routers' load-balancing loss; inference asks for router logits when it wants them.
         model.config.output_router_logits = False

@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, BertForPreTraining
 
-from training import evaluate
+from models import familiarity
+from training import evaluate, recipes
 from models.registry import EMBEDDED
 from models.tokens import display_tokens
 from models.trace import run_trace
@@ -109,6 +110,18 @@ def test_the_app_default_trace_runs_on_every_embedded_model(key):
     tr = run_trace(key, "The cat chases a mouse")
     for a in tr.attentions:
         np.testing.assert_allclose(a.attn.sum(-1), 1.0, atol=1e-5)
+
+
+def test_t5_counted_its_task_prefixes_which_are_in_every_source():
+    """The counts are of what the model read: every T5 source starts with a task prefix, so the
+    page never calls its ':' rare (it did, on every translation, when only the sentences were counted)."""
+    folder = _folder("mini-t5")
+    tok = AutoTokenizer.from_pretrained(folder)
+    counts = familiarity.read_counts(folder)
+    assert counts[tok.convert_tokens_to_ids(":")] >= 2 * recipes.RECIPES["mini-t5"].pairs
+    text = "translate English to Chinese: I love you"
+    found = familiarity.assess(tok, tok(text)["input_ids"], counts, text)
+    assert not found.flags.any(), found
 
 
 # -- quality, on held-out generated data -------------------------------------------------------
