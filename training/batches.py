@@ -32,9 +32,14 @@ def read_texts(family: str, pairs, stories) -> list[str]:
     its sources with their task prefixes and its targets (the prefix's ':' is in every source,
     and rare in the sentences themselves); the others the sentences of the pairs and stories."""
     if family == "encoder-decoder":
-        return ([ZH_TO_EN + p.zh.text for p in pairs] + [EN_TO_ZH + p.en.text for p in pairs]
-                + [p.zh.text for p in pairs] + [p.en.text for p in pairs])
+        return [*_t5_sources(pairs, ZH_TO_EN, "zh"), *_t5_sources(pairs, EN_TO_ZH, "en"),
+                *(p.zh.text for p in pairs), *(p.en.text for p in pairs)]
     return tokenizer_texts(pairs, stories)
+
+
+def _t5_sources(pairs, prefix: str, lang: str) -> list[str]:
+    # Prefix and sentence are tokenized together, exactly as a user's input will be.
+    return [prefix + getattr(p, lang).text for p in pairs]
 
 
 def _encode(tok, texts: list[str]) -> list[list[int]]:
@@ -130,9 +135,8 @@ def t5_batches(tok, pairs, stories, batch_size: int, rng: random.Random, tokens:
     `batch_size` random examples, or with `tokens` examples grouped by length (`grouped`)."""
     zh = _encode(tok, [p.zh.text for p in pairs])
     en = _encode(tok, [p.en.text for p in pairs])
-    # Prefix and sentence are tokenized together, exactly as a user's input will be.
-    zh_source = _encode(tok, [ZH_TO_EN + p.zh.text for p in pairs])
-    en_source = _encode(tok, [EN_TO_ZH + p.en.text for p in pairs])
+    zh_source = _encode(tok, _t5_sources(pairs, ZH_TO_EN, "zh"))
+    en_source = _encode(tok, _t5_sources(pairs, EN_TO_ZH, "en"))
     eos = tok.eos_token_id
     sentinels = tok.convert_tokens_to_ids([f"<extra_id_{i}>" for i in range(build_tokenizers.T5_SENTINELS)])
 

@@ -142,6 +142,7 @@ class OpenGrammar:
 
     FRAMES = ("action", "describe", "compare", "there_is", "identity", "wants", "question", "phrase")
     WEIGHTS = (6, 3, 2, 2, 2, 3, 2, 6)
+
     def __init__(self, grammar):
         self.g = grammar
         # Uniform, not Zipf: with a thousand nouns a Zipf tail would leave most of them too rare to learn.
@@ -255,9 +256,8 @@ class OpenGrammar:
         return _Builder("en", frame), _Builder("zh", frame)
 
     def action(self, fronted: tuple | None = None):
-        """'My teacher bought a new computer yesterday' / '我的老师昨天买了一台新电脑'. With times to
-        front (training/varied.py), one of them before the subject in both languages:
-        'Today we learn the method' / '今天我们学习方法'."""
+        """'My teacher bought a new computer yesterday' / '我的老师昨天买了一台新电脑'; `fronted` times
+        go before the subject in both: 'Today we learn it' / '今天我们学习它' (training/varied.py)."""
         s_en, s_zh, person, number = self.subject()
         transitive = self.g.chance(0.8) or not self.intransitive
         verb = self.pick(self.transitive if transitive else self.intransitive)
