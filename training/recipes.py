@@ -30,7 +30,8 @@ class Recipe:
 
 # Vocabulary sizes hold the 3,755 common hanzi (training/build_tokenizers.py) plus about as many
 # learned pieces for English; byte-level BPE gets its forced character merges on top (about 8,000
-# in all). Widths and steps fit 20 minutes per model on 2 idle CPU cores (docs/decisions.md).
+# in all). Widths and steps fit 20 minutes per model on 2 idle CPU cores, except mini-t5's: its
+# 7,000 steps take about 30, and the 4,400 that fit 20 translate far worse (docs/decisions.md).
 RECIPES = {
     # Batches grouped by length within 1,700 padded tokens (about 100 examples, at the step time
     # of 64 random ones) taught BERT more than random batches (docs/decisions.md).

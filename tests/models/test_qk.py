@@ -41,6 +41,10 @@ def test_llama_keys_are_rotated_and_the_copy_equals_the_model():
         clone = recording_copy(loaded.model)
         np.testing.assert_allclose(clone(input_ids=ids).logits.numpy(), loaded.model(input_ids=ids).logits.numpy(),
                                    atol=1e-5)
+    # The copy shares the weights (no second copy per request) and leaves the model's attention as it was.
+    assert all(a is b for a, b in zip(clone.parameters(), loaded.model.parameters()))
+    assert clone.config is not loaded.model.config
+    assert loaded.model.config._attn_implementation == "eager" != clone.config._attn_implementation
     head_dim = result.keys.shape[1]
     unrotated = raw[0, :, :head_dim].numpy()  # key/value head 0 serves query head 0
     # Position 0 is not rotated (angle 0); later positions are, with their norms kept.
